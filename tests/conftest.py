@@ -1,0 +1,30 @@
+"""Shared pytest fixtures: deterministic, single-threaded torch, and the optional real-data folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def mitdb_dir() -> Path:
+    """Folder of real MIT-BIH records named by ERTS_KIT_MITDB_DIR; the test is skipped without it."""
+    value = os.environ.get("ERTS_KIT_MITDB_DIR")
+    if not value:
+        pytest.skip("ERTS_KIT_MITDB_DIR is not set: no real MIT-BIH records on this machine")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"ERTS_KIT_MITDB_DIR={value} is not a folder")
+    return path
