@@ -1,0 +1,8 @@
+"""Explanations: batched Grad-CAM (Captum reference + fast fused engine), focus scores, ground-truth study."""
+from .focus import FOCUS_SCORES, focus_score, one_minus_entropy, register_focus_score, top_mass_share, topk_mean
+from .gradcam import gradcam, gradcam_and_logits, unwrap_model
+
+__all__ = [
+    "gradcam", "gradcam_and_logits", "unwrap_model",
+    "FOCUS_SCORES", "focus_score", "register_focus_score", "topk_mean", "top_mass_share", "one_minus_entropy",
+]

@@ -1,0 +1,165 @@
+"""Classification metrics, computed once by scikit-learn and wrapped with the kit's conventions.
+
+Conventions (the same everywhere in the kit):
+
+* single-label: ``y_true`` (N,) class indices, ``y_prob`` (N, C) class scores (probabilities or
+  logits); the prediction is the argmax.
+* multi-label (PTB-XL benchmark style): ``y_true`` (N, C) 0/1, ``y_prob`` (N, C) probabilities;
+  a class is predicted when its probability >= ``threshold``.
+* macro-F1 averages over the classes that occur in ``y_true`` or in the predictions (scikit-learn's
+  default, and what the ERTS reference code reports); a class that never occurs and is never
+  predicted gets F1 = NaN in ``per_class_f1`` instead of a silent 0.
+* macro-AUROC is one-vs-rest per class, then averaged; it is NaN (with a warning) when some class has
+  no positive or no negative sample, since its AUROC is undefined. ``per_class_auroc`` holds the rest.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (balanced_accuracy_score, confusion_matrix, f1_score, multilabel_confusion_matrix,
+                             precision_recall_fscore_support, roc_auc_score)
+
+__all__ = ["compute_metrics", "macro_f1", "metrics_table"]
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch tensor, possibly on GPU / requiring grad
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _format(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bool,
+            threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate inputs; return (y_true, y_prob, y_pred) as arrays."""
+    yt, yp = _as_numpy(y_true), _as_numpy(y_prob).astype(float)
+    n_classes = len(class_names)
+    if yp.ndim != 2 or yp.shape[1] != n_classes:
+        raise ValueError(f"Expected y_prob of shape (N, {n_classes}) for {n_classes} class names, got {yp.shape}: "
+                         "pass one score per class (softmax/sigmoid outputs or logits).")
+    if not np.all(np.isfinite(yp)):
+        raise ValueError("Expected finite y_prob, got NaN or inf: check the model outputs.")
+    if multilabel:
+        if yt.shape != yp.shape:
+            raise ValueError(f"Expected multi-label y_true of shape {yp.shape} (0/1 per class), got {yt.shape}.")
+        if not np.isin(yt, (0, 1)).all():
+            raise ValueError("Expected multi-label y_true to hold only 0 and 1.")
+        return yt.astype(int), yp, (yp >= threshold).astype(int)
+    if yt.ndim != 1 or yt.shape[0] != yp.shape[0]:
+        hint = " (one-hot? use y_true.argmax(1), or multilabel=True)" if yt.ndim == 2 else ""
+        raise ValueError(f"Expected y_true of shape ({yp.shape[0]},) holding class indices, got {yt.shape}{hint}.")
+    if yt.size and (not np.issubdtype(yt.dtype, np.integer) or yt.min() < 0 or yt.max() >= n_classes):
+        raise ValueError(f"Expected y_true to hold integer class indices in [0, {n_classes - 1}], "
+                         f"got dtype {yt.dtype}, range [{yt.min()}, {yt.max()}].")
+    return yt.astype(int), yp, yp.argmax(axis=1)
+
+
+def _per_class_auroc(yt: np.ndarray, yp: np.ndarray, class_names: Sequence[str], multilabel: bool) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for c, name in enumerate(class_names):
+        pos = yt[:, c] if multilabel else (yt == c).astype(int)
+        out[name] = float(roc_auc_score(pos, yp[:, c])) if 0 < pos.sum() < len(pos) else float("nan")
+    return out
+
+
+def macro_f1(y_true: Any, y_pred: Any) -> float:
+    """Macro-averaged F1 over the classes present in ``y_true`` or ``y_pred`` (hard labels).
+
+    Args:
+        y_true: (N,) class indices, or (N, C) 0/1 for multi-label.
+        y_pred: same shape as ``y_true``.
+
+    Example:
+        >>> macro_f1([0, 0, 1, 1], [0, 1, 1, 1])  # F1 class 0 = 2/3, class 1 = 4/5
+        0.7333333333333334
+    """
+    return float(f1_score(_as_numpy(y_true), _as_numpy(y_pred), average="macro", zero_division=np.nan))
+
+
+def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bool = False,
+                    threshold: float = 0.5) -> dict[str, Any]:
+    """Macro-F1, per-class F1, balanced accuracy, macro-AUROC and the confusion matrix in one call.
+
+    Args:
+        y_true: (N,) class indices, or (N, C) 0/1 when ``multilabel``.
+        y_prob: (N, C) scores per class (argmax = prediction; multi-label: >= ``threshold``).
+        class_names: C names, in column order of ``y_prob``.
+        multilabel: multi-label mode (PTB-XL benchmark style).
+        threshold: decision threshold for multi-label predictions.
+
+    Returns:
+        dict with ``macro_f1`` (float), ``per_class_f1`` ({name: F1}, NaN for a class never present
+        nor predicted), ``balanced_accuracy`` (single-label: mean recall over the classes present;
+        multi-label: mean over classes of (TPR + TNR) / 2), ``macro_auroc`` (NaN with a warning when
+        a class is absent), ``per_class_auroc`` ({name: AUROC}), ``confusion_matrix``
+        (single-label (C, C), rows = true class; multi-label (C, 2, 2) as sklearn's
+        ``multilabel_confusion_matrix``).
+
+    Raises:
+        ValueError: shapes that do not match the class names, labels out of range, non-finite scores.
+
+    Example:
+        >>> m = compute_metrics([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], ["NORM", "MI"])
+        >>> round(m["macro_f1"], 4), m["balanced_accuracy"], m["macro_auroc"]
+        (0.6667, 0.75, 1.0)
+        >>> m["confusion_matrix"].tolist()
+        [[1, 0], [1, 1]]
+    """
+    yt, yp, pred = _format(y_true, y_prob, class_names, multilabel, threshold)
+    labels = list(range(len(class_names)))
+    f1 = f1_score(yt, pred, labels=labels, average=None, zero_division=np.nan)
+    if multilabel:
+        mcm = multilabel_confusion_matrix(yt, pred, labels=labels)  # (C, 2, 2): [[tn, fp], [fn, tp]]
+        tn, fp, fn, tp = (mcm[:, i, j].astype(float) for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bal = np.nanmean((tp / (tp + fn) + tn / (tn + fp)) / 2) if len(yt) else float("nan")
+        cm = mcm
+    else:
+        with warnings.catch_warnings():  # "y_pred contains classes not in y_true": expected on small sets
+            warnings.simplefilter("ignore", UserWarning)
+            bal = balanced_accuracy_score(yt, pred) if len(yt) else float("nan")
+        cm = confusion_matrix(yt, pred, labels=labels)
+    per_auc = _per_class_auroc(yt, yp, class_names, multilabel)
+    missing = [n for n, v in per_auc.items() if np.isnan(v)]
+    if missing:
+        warnings.warn(f"macro_auroc is NaN: class(es) {', '.join(missing)} have no positive or no negative sample "
+                      "in y_true, so their AUROC is undefined (see per_class_auroc for the others).",
+                      RuntimeWarning, stacklevel=2)
+        macro_auc = float("nan")
+    else:
+        macro_auc = float(np.mean(list(per_auc.values())))
+    return {
+        "macro_f1": float(np.nanmean(f1)) if not np.all(np.isnan(f1)) else float("nan"),
+        "per_class_f1": {name: float(v) for name, v in zip(class_names, f1)},
+        "balanced_accuracy": float(bal),
+        "macro_auroc": macro_auc,
+        "per_class_auroc": per_auc,
+        "confusion_matrix": cm,
+    }
+
+
+def metrics_table(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bool = False,
+                  threshold: float = 0.5) -> pd.DataFrame:
+    """Per-class precision, recall, F1, support and AUROC as a DataFrame indexed by class name.
+
+    Undefined values (precision of a class never predicted, recall of a class never present, AUROC
+    of a class with no positive or no negative) are NaN, not 0.
+
+    Args:
+        y_true, y_prob, class_names, multilabel, threshold: as in :func:`compute_metrics`.
+
+    Example:
+        >>> t = metrics_table([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], ["NORM", "MI"])
+        >>> list(t.index), t["precision"].tolist(), t["recall"].tolist(), t["support"].tolist()
+        (['NORM', 'MI'], [0.5, 1.0], [1.0, 0.5], [1, 2])
+    """
+    yt, yp, pred = _format(y_true, y_prob, class_names, multilabel, threshold)
+    labels = list(range(len(class_names)))
+    precision, recall, f1, support = precision_recall_fscore_support(yt, pred, labels=labels, zero_division=np.nan)
+    table = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support.astype(int),
+                          "auroc": list(_per_class_auroc(yt, yp, class_names, multilabel).values())},
+                         index=pd.Index(list(class_names), name="class"))
+    return table
