@@ -17,7 +17,9 @@ CUDA) with a ``DistributedSampler``; every rank selects from its own batch. Each
 all-reduces the kept weight, then scales the rank's loss sum by ``world_size / global_weight``: DDP
 averages gradients over ranks, so the update equals the weighted mean over every sample kept on any
 rank (a single process on the union batch). A rank that kept nothing runs a zero-weighted forward on
-one zero input to join DDP's gradient all-reduce (no hang, no gradient contribution); a step where no
+one zero input, in eval mode so BatchNorm statistics do not move, to join DDP's gradient all-reduce
+(no hang, no gradient contribution; weight decay and Adam moments still step, as on every rank, since
+the step is global); a step where no
 rank kept anything is skipped on all ranks. Validation runs on every rank (same decision everywhere);
 the ledger and the selection log are gathered to rank 0, which alone writes checkpoints.
 """
@@ -27,7 +29,7 @@ import copy
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,10 @@ from tqdm.auto import tqdm
 from ._validation import check_choice, check_int, check_range
 from .checkpoint import frame_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data.dataset import ECGData, ECGDataset
-from .losses import LOSSES, ClassificationLoss, make_loss
+from .losses import LOSSES, make_loss
 from .selection.base import BatchInfo
+from .training.evaluate import check_compatible, evaluate
+from .training.step import NonFiniteLossError, dist_info, train_step
 
 __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "paper_config", "pick_device", "train",
            "evaluate", "load_checkpoint"]
@@ -52,15 +56,6 @@ __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "paper_config", "
 SELECT_METRICS = ("macro_f1", "balanced_accuracy", "macro_auroc", "loss")
 # fields that may differ between a run and its resume
 _RESUME_FREE = ("epochs", "num_workers", "pin_memory", "eval_every")
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN/inf; ``epoch`` and ``step`` say where (the last good checkpoint stays)."""
-
-    def __init__(self, epoch: int, step: int, value: float) -> None:
-        super().__init__(f"Non-finite training loss ({value}) at epoch {epoch}, step {step}: lower the lr, "
-                         f"set grad_clip, or check the data for NaN/inf values. The last good checkpoint is kept.")
-        self.epoch, self.step = epoch, step
 
 
 @dataclass
@@ -103,7 +98,8 @@ class TrainConfig:
         check_range("cb_beta", self.cb_beta, 0.0, 1.0, high_inclusive=False)
         check_int("seed", self.seed, minimum=0)
         if not isinstance(self.device, str):
-            raise TypeError(f"Expected device as a string ('auto', 'cpu', 'cuda', 'cuda:1', 'mps'), got {self.device!r}.")
+            raise TypeError(f"Expected device as a string ('auto', 'cpu', 'cuda', 'cuda:1', 'mps'), "
+                            f"got {self.device!r}.")
         check_int("num_workers", self.num_workers, minimum=0)
         if self.grad_clip is not None:
             check_range("grad_clip", self.grad_clip, 0.0, low_inclusive=False)
@@ -168,124 +164,19 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------------------------------
-# evaluation
-# --------------------------------------------------------------------------------------------------
-def _metrics(y_true: np.ndarray, prob: np.ndarray, class_names: list[str], multilabel: bool) -> dict[str, Any]:
-    try:
-        from .metrics import compute_metrics
-    except ImportError:  # metrics module not there yet: macro-F1 only
-        from sklearn.metrics import f1_score
-        pred = (prob >= 0.5).astype(int) if multilabel else prob.argmax(1)
-        labels = None if multilabel else list(range(len(class_names)))
-        return {"macro_f1": float(f1_score(y_true, pred, average="macro", labels=labels, zero_division=0))}
-    return compute_metrics(y_true, prob, class_names, multilabel=multilabel)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: int = 256, *,
-             loss: ClassificationLoss | None = None, device: torch.device | str | None = None,
-             amp: bool = False) -> dict[str, Any]:
-    """Loss, probabilities and metrics of ``model`` on one split (model mode restored afterwards).
-
-    Returns:
-        dict with ``split``, ``loss`` (``loss`` or plain CE/BCE), ``probabilities`` (n, C) float32,
-        ``labels``, ``indices`` (dataset indices) and ``metrics`` (``erts_kit.metrics.compute_metrics``).
-
-    Example:
-        >>> d = ECGData(np.zeros((4, 1, 16), np.float32), [0, 1, 0, 1], ["a", "b"], 100, splits={"val": [0, 1, 2, 3]})
-        >>> m = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
-        >>> out = evaluate(m, d, "val"); out["probabilities"].shape, round(out["loss"], 4)
-        ((4, 2), 0.6931)
-    """
-    idx = data.split(split)
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    loss = loss if loss is not None else ClassificationLoss("bce" if data.multilabel else "ce")
-    was_training = model.training
-    model.eval()
-    # own generator: evaluating never moves the global RNG, so eval_every cannot change training
-    loader = DataLoader(ECGDataset(data, idx), batch_size=batch_size, shuffle=False, generator=torch.Generator())
-    probs, total, weight = [], 0.0, 0.0
-    try:
-        for x, y, _ in loader:
-            x, y = x.to(device), y.to(device)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
-                logits = model(x)
-            logits = logits.float()
-            losses, w = loss.per_sample(logits, y)
-            total += float(losses.sum())
-            weight += float(w.sum())
-            probs.append((torch.sigmoid(logits) if data.multilabel else torch.softmax(logits, 1)).cpu())
-    finally:
-        model.train(was_training)
-    prob = torch.cat(probs).numpy().astype(np.float32) if probs else np.zeros((0, data.n_classes), np.float32)
-    labels = np.asarray(data.labels[idx])
-    return {"split": split, "loss": total / max(weight, 1e-12), "probabilities": prob, "labels": labels,
-            "indices": idx, "metrics": _metrics(labels, prob, list(data.class_names), data.multilabel)}
-
-
-# --------------------------------------------------------------------------------------------------
 # checks and set-up
 # --------------------------------------------------------------------------------------------------
-def _check_compatible(model: nn.Module, data: ECGData, config: TrainConfig, device: torch.device) -> None:
-    """Raise before any training when data, model and loss do not fit together."""
-    if not isinstance(data, ECGData):
-        raise TypeError(f"Expected data as an erts_kit ECGData, got {type(data).__name__}: "
-                        "build one with erts_kit.data.load_dataset(...) or ECGData(signals, labels, ...).")
-    for s in ("train", "val"):
-        if s not in data.splits or len(data.splits[s]) == 0:
-            raise ValueError(f"Expected a non-empty {s!r} split in data.splits, got splits {sorted(data.splits)}: "
-                             "set data.splits = {'train': ..., 'val': ..., 'test': ...}.")
-    n_leads, n_classes = getattr(model, "n_leads", None), getattr(model, "n_classes", None)
-    if n_leads is not None and n_leads != data.n_leads:
-        raise ValueError(f"Lead-count mismatch: the model takes {n_leads} leads, the data has {data.n_leads}: "
-                         f"rebuild the model with build_model(..., n_leads={data.n_leads}).")
-    if n_classes is not None and n_classes != data.n_classes:
-        raise ValueError(f"Class-count mismatch: the model outputs {n_classes} classes, the data has "
-                         f"{data.n_classes} ({data.class_names}): rebuild it with n_classes={data.n_classes}.")
-    if data.multilabel != (config.loss == "bce"):
-        want = "'bce'" if data.multilabel else "'ce' or 'cb_ce'"
-        kind = "multi-label (N, C)" if data.multilabel else "single-label (N,)"
-        raise ValueError(f"Loss {config.loss!r} does not fit {kind} labels: use loss={want}.")
-    was_training = model.training
-    model.eval()
-    x = torch.from_numpy(np.array(data.signals[data.splits["train"][:1]], dtype=np.float32)).to(device)
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except Exception as err:
-        raise ValueError(f"Shape mismatch: the model failed on one training sample of shape {tuple(x.shape)} "
-                         f"(batch, leads, T): {type(err).__name__}: {err}") from err
-    finally:
-        model.train(was_training)
-    if tuple(out.shape) != (1, data.n_classes):
-        raise ValueError(f"Class-count mismatch: the model returned logits of shape {tuple(out.shape)} for one "
-                         f"sample, expected (1, {data.n_classes}) for classes {data.class_names}.")
-    n_bad = int((~np.isfinite(np.asarray(data.signals[data.splits["train"]], dtype=np.float32)))
-                .reshape(len(data.splits["train"]), -1).any(1).sum())
-    if n_bad:
-        warnings.warn(f"{n_bad} training samples hold NaN/inf values: training stops with NonFiniteLossError "
-                      f"as soon as one of them is trained on.", stacklevel=3)
-
-
 def _selection_api() -> tuple[Any, Any, Any, Any]:
     """(CostLedger, SelectionLog, ModelBatchScorer, make_policy) from :mod:`erts_kit.selection`."""
     from . import selection as s
     return s.CostLedger, s.SelectionLog, s.ModelBatchScorer, s.make_policy
 
 
-def _dist_info() -> tuple[bool, int, int, bool]:
-    """(distributed, rank, world_size, created_here); starts the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 and not (dist.is_available() and dist.is_initialized()):
-        return False, 0, 1, False
-    created = False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        created = True
-    return True, dist.get_rank(), dist.get_world_size(), created
+def _policy_params(policy: Any) -> dict[str, Any] | None:
+    return dict(policy.params()) if hasattr(policy, "params") else None
 
 
-def _resume_state(run_dir: Path, config: TrainConfig, policy_name: str) -> dict[str, Any] | None:
+def _resume_state(run_dir: Path, config: TrainConfig, policy: Any) -> dict[str, Any] | None:
     path = run_dir / "last.pt"
     if not path.exists():
         return None
@@ -295,9 +186,9 @@ def _resume_state(run_dir: Path, config: TrainConfig, policy_name: str) -> dict[
     if diff:
         raise ValueError(f"Cannot resume {path}: the config differs in {diff} (checkpoint, now). Use the same "
                          "config (only epochs, num_workers, pin_memory, eval_every may change) or a new run_dir.")
-    if ckpt.get("policy_name") != policy_name:
-        raise ValueError(f"Cannot resume {path}: it was trained with policy {ckpt.get('policy_name')!r}, "
-                         f"not {policy_name!r}.")
+    if ckpt.get("policy_name") != policy.name or ckpt.get("policy_params") != _policy_params(policy):
+        raise ValueError(f"Cannot resume {path}: it was trained with policy {ckpt.get('policy_name')!r} "
+                         f"{ckpt.get('policy_params')}, not {policy.name!r} {_policy_params(policy)}.")
     return ckpt
 
 
@@ -336,14 +227,14 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
         raise TypeError(f"Expected config as a TrainConfig, got {type(config).__name__}.")
     CostLedger, SelectionLog, ModelBatchScorer, make_policy = _selection_api()
     policy = make_policy("full") if policy is None else policy
-    distributed, rank, world, created_pg = _dist_info()
+    distributed, rank, world, created_pg = dist_info()
     device = pick_device(config.device)
     if distributed and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
         torch.cuda.set_device(device)
     main = rank == 0
     model.to(device)
-    _check_compatible(model, data, config, device)
+    check_compatible(model, data, config.loss, device)
     run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None and (run_dir / "last.pt").exists() and not resume:
         raise ValueError(f"{run_dir} already holds a run (last.pt): pass resume=True to continue it, "
@@ -382,7 +273,7 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
     best_state: dict[str, torch.Tensor] | None = None
 
     # -- resume ---------------------------------------------------------------------------------------
-    ckpt = _resume_state(run_dir, config, policy.name) if (resume and run_dir is not None) else None
+    ckpt = _resume_state(run_dir, config, policy) if (resume and run_dir is not None) else None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -413,7 +304,7 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state(gen),
                 "history": frame_to_dict(pd.DataFrame(history)), "config": asdict(config),
                 "ledger": full_ledger.state_dict(), "selection_log": full_log.state_dict(), "best": best,
-                "policy_name": policy.name, "device": str(device),
+                "policy_name": policy.name, "policy_params": _policy_params(policy), "device": str(device),
                 "policy_state": policy.state_dict() if hasattr(policy, "state_dict") else None}
 
     # -- epochs ---------------------------------------------------------------------------------------
@@ -442,7 +333,7 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
             n_keep = int(keep.sum())
             sums[3] += len(idx)
             with ledger.phase("train"):
-                _train_step(net, model, criterion, optimizer, scaler, config, x, y, keep, n_keep,
+                train_step(net, model, criterion, optimizer, scaler, config.grad_clip, x, y, keep, n_keep,
                             distributed, world, use_amp, epoch, step, sums)
             ledger.add_train(n_keep)
             step += 1
@@ -517,42 +408,3 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
     return TrainResult(history=hist, ledger=full_ledger, selection_log=full_log if main else None,
                        best_checkpoint=best_path, model=model, test_metrics=test_metrics,
                        best_epoch=int(best["epoch"]), device=str(device), run_dir=run_dir)
-
-
-def _train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, optimizer: torch.optim.Optimizer,
-                scaler: torch.amp.GradScaler, config: TrainConfig, x: torch.Tensor, y: torch.Tensor,
-                keep: torch.Tensor, n_keep: int, distributed: bool, world: int, use_amp: bool, epoch: int, step: int,
-                sums: torch.Tensor) -> None:
-    """One optimizer step on the kept samples (see the module docstring for the DDP scaling)."""
-    w_local = criterion.sample_weights(y[keep]).sum().float() if n_keep else torch.zeros((), device=x.device)
-    w_global = w_local.detach().clone()
-    if distributed:
-        dist.all_reduce(w_global)
-    if float(w_global) <= 0:  # nobody kept anything: no step on any rank
-        return
-    xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
-    model.train()
-    optimizer.zero_grad(set_to_none=True)
-    saved = None if n_keep else [b.detach().clone() for b in model.buffers()]  # BN stats: not from the dummy
-    with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
-        logits = net(xk)
-    if saved is not None:
-        with torch.no_grad():
-            for b, v in zip(model.buffers(), saved):
-                b.copy_(v)
-    losses, _ = criterion.per_sample(logits.float(), yk)
-    loss_sum = losses.sum() if n_keep else losses.sum() * 0.0
-    bad = torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=x.device)
-    if distributed:
-        dist.all_reduce(bad)
-    if bad.item() > 0:
-        raise NonFiniteLossError(epoch, step, float(loss_sum.detach()))
-    scaler.scale(loss_sum * (world / w_global)).backward()
-    if config.grad_clip is not None:
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-    scaler.step(optimizer)
-    scaler.update()
-    sums[0] += float(loss_sum.detach())
-    sums[1] += float(w_local)
-    sums[2] += n_keep

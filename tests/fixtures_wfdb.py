@@ -99,7 +99,7 @@ def make_ptbxl_tree(root: str | Path, scp_codes: Sequence[dict[str, float]], fol
                "filename_lr": f"records100/{sub}/{ecg_id:05d}_lr", "filename_hr": f"records500/{sub}/{ecg_id:05d}_hr"}
         rows.append(row)
         for fs in rates:
-            n = int(round(duration_s * fs))
+            n = round(duration_s * fs)
             sig = signals[ecg_id] if signals is not None and ecg_id in signals else _demo_signal(rng, n_leads, n, fs)
             rel = row["filename_lr"] if fs == 100 else row["filename_hr"]
             write_record(root / Path(rel).parent, Path(rel).name, sig, fs)

@@ -53,7 +53,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's method name
         self.log.append((self.path, self.headers.get("Range")))
         rng = self.headers.get("Range")
         path = Path(self.translate_path(self.path))
@@ -203,7 +203,7 @@ def test_ptbxl_fetches_one_sampling_rate_only(server, tmp_path, fs, other):
 
 
 def test_records_subset_and_unknown_records(server, tmp_path):
-    url, log, _ = server
+    url, _, _ = server
     dest = download_database("mitbih", tmp_path / "m", base_url=url, records=[101], progress=False)
     assert sorted(p.name for p in dest.glob("1*")) == ["101.atr", "101.dat", "101.hea"]
     with pytest.raises(ValueError, match="233"):

@@ -155,3 +155,18 @@ def test_ground_truth_study_input_errors():
         ground_truth_study({"m": Lead0Detector()}, data, indices=[0, 9])
     with pytest.raises(ValueError, match="by"):
         plot_focus_hist(pd.DataFrame({"checkpoint": ["a"], "topk_mean": [0.1]}), by="colour")
+
+
+def test_cam_plots_delegate_to_viz_ecg():
+    from erts_kit.viz.explain import plot_cam, plot_cam_grid, plot_sample_cam
+
+    data = _hand_data()
+    ax = plot_sample_cam(Lead0Detector(), data, 2)
+    assert "Grad-CAM for V" in ax.get_title(loc="left") + ax.get_title()
+    fig = plot_sample_cam(Lead0Detector(), data, 0, grid=True)
+    assert len(fig.axes) >= 2
+    assert plot_cam(data.signals[0], torch.arange(4.0), fs=8.0, lead=1) is not None
+    assert plot_cam_grid(data.signals[0], np.arange(4.0), fs=8.0, lead_names=["a", "b"]) is not None
+    with pytest.raises(ValueError, match=r"index in \[0, 3\]"):
+        plot_sample_cam(Lead0Detector(), data, 4)
+    plt.close("all")

@@ -16,7 +16,8 @@ def test_cb_weights_by_hand():
     # paper beta: n = 10 vs 1000 -> raw 1e-4/(1-0.9999^n)
     b = 0.9999
     raw = np.array([(1 - b) / (1 - b ** 10), (1 - b) / (1 - b ** 1000)])
-    assert torch.allclose(class_balanced_weights([10, 1000], beta=b), torch.tensor(raw / raw.sum() * 2, dtype=torch.float32))
+    expected = torch.tensor(raw / raw.sum() * 2, dtype=torch.float32)
+    assert torch.allclose(class_balanced_weights([10, 1000], beta=b), expected)
     # empty class gets 0, the rest still sum to C
     w = class_balanced_weights([0, 2, 2], beta=0.5)
     assert w[0] == 0 and torch.allclose(w[1:], torch.tensor([1.5, 1.5]))

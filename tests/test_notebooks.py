@@ -11,7 +11,7 @@ import pytest
 
 from erts_kit.notebooks import NotebookFailures, run_notebooks
 
-from ._nbutil import FIXTURE_DIR, REQUIRED_PARAMETERS, lint_notebook, series_notebooks
+from _nbutil import FIXTURE_DIR, REQUIRED_PARAMETERS, lint_notebook, series_notebooks
 
 NOTEBOOKS = series_notebooks()
 

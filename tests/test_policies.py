@@ -6,8 +6,20 @@ import math
 import pytest
 import torch
 
-from erts_kit.selection import (BatchInfo, CostLedger, DBPDPolicy, Decision, ERTSPolicy, FullPolicy,
-                                ModelBatchScorer, SMRDPolicy, SRDPolicy, list_policies, make_policy, paper_policy)
+from erts_kit.selection import (
+    BatchInfo,
+    CostLedger,
+    DBPDPolicy,
+    Decision,
+    ERTSPolicy,
+    FullPolicy,
+    ModelBatchScorer,
+    SMRDPolicy,
+    SRDPolicy,
+    list_policies,
+    make_policy,
+    paper_policy,
+)
 
 NAN = float("nan")
 D = Decision
@@ -295,3 +307,19 @@ def test_scorer_multi_hot_p_true(tiny):
         sig = torch.sigmoid(model(b.x))
     model.train()
     torch.testing.assert_close(s.p_true(), ((sig[:, 0] + (1 - sig[:, 1]) + sig[:, 2]) / 3))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (autocast path of ModelBatchScorer)")
+def test_scorer_amp_on_cuda_matches_fp32(tiny):
+    model, b = tiny
+    model = model.cuda()
+    bc = BatchInfo(b.x.cuda(), b.y.cuda(), b.indices.cuda(), 0)
+    led = CostLedger(sync_cuda=True)
+    s32, s16 = ModelBatchScorer(model, bc, ledger=led), ModelBatchScorer(model, bc, ledger=led, amp=True)
+    for s in (s32, s16):
+        s.expect_focus()
+    torch.testing.assert_close(s16.p_true(), s32.p_true(), atol=2e-2, rtol=0)
+    f16, f32 = s16.focus(torch.arange(6)), s32.focus(torch.arange(6))
+    assert f16.dtype == torch.float32 and f16.device.type == "cpu"
+    torch.testing.assert_close(f16, f32, atol=5e-2, rtol=0)

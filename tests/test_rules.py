@@ -4,7 +4,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from erts_kit.selection.rules import dbpd_candidates, erts_filter, n_keep_erts, rank_desc, smrd_pick, srd_count
+from erts_kit.selection.rules import (
+    dbpd_candidates,
+    erts_filter,
+    n_keep_erts,
+    rank_desc,
+    smrd_pick,
+    srd_count,
+)
 
 NAN = float("nan")
 

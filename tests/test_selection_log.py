@@ -18,7 +18,7 @@ def sel(decisions, p=None, f=None, c=None) -> BatchSelection:
     b = len(decisions)
     dec = torch.tensor([int(d) for d in decisions], dtype=torch.int8)
     nan = torch.full((b,), NAN)
-    as_t = lambda v: nan.clone() if v is None else torch.tensor(v, dtype=torch.float32)  # noqa: E731
+    as_t = lambda v: nan.clone() if v is None else torch.tensor(v, dtype=torch.float32)
     from erts_kit.selection import KEPT_DECISIONS
     keep = torch.tensor([d in KEPT_DECISIONS for d in decisions])
     return BatchSelection(keep=keep, decision=dec, p_true=as_t(p), focus=as_t(f), combined=as_t(c))

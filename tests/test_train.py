@@ -313,3 +313,30 @@ def test_eval_every_and_select_loss():
     h = res.history
     assert h["val_loss"].isna().tolist() == [True, False, False]  # epoch 1 and the last one
     assert res.best_epoch == int(h["val_loss"].idxmin())
+
+
+@pytest.mark.parametrize("name", ["dbpd", "srd", "xai_dbpd"])
+def test_real_policies_in_the_loop(name):
+    from erts_kit.selection import make_policy
+    data = tiny_data()
+    n = len(data.splits["train"])
+    extra = {"cam_start": 0} if name.startswith("xai") else {}
+    pol = make_policy(name, warm_up=1, **({"tau": 0.9} if "dbpd" in name else {}), **extra)
+    res = run(data=data, policy=pol, epochs=2)
+    h, t = res.history, res.ledger.epoch_table(n_train=n)
+    assert h["kept"].iloc[0] == n  # warm-up epoch: every sample, no scoring
+    assert t["scored"].iloc[0] == 0 and t["trained"].iloc[0] == n
+    assert t["trained"].iloc[1] == h["kept"].iloc[1] <= n
+    if name == "srd":
+        assert t["scored"].iloc[1] == 0  # SRD draws at random: no scoring pass
+    else:
+        assert t["scored"].iloc[1] == n
+    assert (t["gradcam"].iloc[1] > 0) == name.startswith("xai")
+    df = res.selection_log.to_dataframe()
+    assert len(df) == 2 * n and df.groupby("epoch")["kept"].sum().tolist() == h["kept"].tolist()
+
+
+def test_default_policy_is_full_data():
+    res = train(TinyNet(), tiny_data(), None, cfg(epochs=1), progress=False)
+    assert res.selection_log.to_dataframe()["decision"].eq("FULL").all()
+    assert res.ledger.totals()["scored"] == 0

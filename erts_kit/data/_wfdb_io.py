@@ -145,7 +145,7 @@ def read_record(path: str | Path, on_error: str = "raise", skipped: SkipReport |
             rec = wfdb.rdrecord(str(path), physical=True, **rdrecord_kw)
     except FileNotFoundError as exc:
         err = RecordReadError(label, f"signal file missing ({exc.filename or exc})")
-    except Exception as exc:  # wfdb raises many types on corrupt files (ValueError, IndexError, ...)
+    except Exception as exc:  # noqa: BLE001 - wfdb raises many types on corrupt files (ValueError, IndexError, ...)
         err = RecordReadError(label, f"unreadable ({type(exc).__name__}: {exc})")
     else:
         if rec.p_signal is None or rec.p_signal.size == 0:
@@ -178,7 +178,7 @@ def read_annotation(path: str | Path, extension: str = "atr", on_error: str = "r
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return wfdb.rdann(str(path), extension, **rdann_kw)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is reported with the record's name
             err = RecordReadError(label, f"annotation file unreadable ({type(exc).__name__}: {exc})")
     handle_error(err, on_error, skipped)
     return None

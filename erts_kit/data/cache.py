@@ -227,7 +227,7 @@ def load_cache(folder: str | Path, key: dict[str, Any]) -> ECGData:
                        evidence_mask=mask, name=manifest["name"])
     except CacheInvalid:
         raise
-    except Exception as exc:  # truncated .npy, bad JSON, inconsistent shapes, ...
+    except Exception as exc:  # noqa: BLE001 - truncated .npy, bad JSON, inconsistent shapes, ...
         raise CacheInvalid(f"{type(exc).__name__}: {exc}") from None
 
 

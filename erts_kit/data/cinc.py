@@ -33,7 +33,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from .._validation import check_choice, check_int, format_list
+from .._validation import check_choice, check_int
 from ._wfdb_io import (ON_ERROR_CHOICES, RecordReadError, SignalStack, SkipReport, handle_error, prepare_signal,
                        read_record, warn_cached_skips, warn_flat)
 from .cache import cached
@@ -117,7 +117,7 @@ def stratified_split(y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     idx = np.arange(len(y))
     if len(y) < 3:
         raise ValueError(f"Expected at least 3 records to split 80/10/10, got {len(y)}.")
-    n_hold = max(1, int(round(0.1 * len(y))))  # val and test sizes (at least one record each)
+    n_hold = max(1, round(0.1 * len(y)))  # val and test sizes (at least one record each)
     try:
         train, rest = train_test_split(idx, test_size=2 * n_hold, random_state=seed, stratify=y)
         val, test = train_test_split(rest, test_size=n_hold, random_state=seed, stratify=y[rest])

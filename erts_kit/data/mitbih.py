@@ -34,7 +34,7 @@ from .cache import cached
 from .dataset import ECGData
 from .normalize import zscore_per_lead
 
-__all__ = ["AAMI_CLASSES", "AAMI_MAP", "DS1", "DS2", "PACED", "DEFAULT_WINDOW_S", "RR_FEATURES",
+__all__ = ["AAMI_CLASSES", "AAMI_MAP", "DEFAULT_WINDOW_S", "DS1", "DS2", "PACED", "RR_FEATURES",
            "load_mitbih", "rr_features"]
 
 DS1: tuple[str, ...] = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
@@ -224,11 +224,13 @@ def _build(root: Path, recs: list[str], n_t_s: float, context: str, lead: str | 
             raise ValueError(f"Record {rec} is sampled at {fs} Hz, earlier records at {fs_seen} Hz: "
                              "load records of one sampling rate together.")
         fs_seen = fs
-        n_t = int(round(n_t_s * fs))
+        n_t = round(n_t_s * fs)
         w, m = _record_beats(signal, fs, samples, symbols, n_t)
         if len(m) == 0:
             continue
         m.insert(0, "record", rec)
+        if normalize:  # per record, so the float64 temporaries stay one record in size
+            w = zscore_per_lead(w)
         if lead == "both":
             m["second_lead"] = names[1]
         lead_names = lead_names or (["MLII", "second"] if lead == "both" else [str(names[0])])
@@ -239,8 +241,6 @@ def _build(root: Path, recs: list[str], n_t_s: float, context: str, lead: str | 
         raise ValueError(f"No beats loaded from MIT-BIH records {format_list(recs)} in {root}"
                          + (f" (skipped: {format_list(skipped.records)})" if len(skipped) else "") + ".")
     signals = np.concatenate(windows)
-    if normalize:
-        signals = zscore_per_lead(signals)
     meta = pd.concat(metas, ignore_index=True)
     meta["aami"] = meta["symbol"].map(AAMI_MAP)
     labels = meta["aami"].map({c: i for i, c in enumerate(AAMI_CLASSES)}).to_numpy(np.int64)

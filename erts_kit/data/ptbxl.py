@@ -106,14 +106,22 @@ def multilabel_row(codes: Mapping[str, float], code_class: Mapping[str, str]) ->
     return row
 
 
-def _read_tables(root: Path, fs: int) -> tuple[pd.DataFrame, dict[str, str]]:
+def _check_paths(root: Path, fs: int) -> None:
+    """Cheap existence checks, with the download command in every message."""
     if not root.is_dir():
         raise FileNotFoundError(f"PTB-XL folder {root} does not exist. {_download_hint(root, fs)}")
-    db_path, st_path = root / "ptbxl_database.csv", root / "scp_statements.csv"
-    for p in (db_path, st_path):
+    for p in (root / "ptbxl_database.csv", root / "scp_statements.csv"):
         if not p.is_file():
             raise FileNotFoundError(f"PTB-XL table {p} not found (expected ptbxl_database.csv and "
                                     f"scp_statements.csv in {root}). {_download_hint(root, fs)}")
+    rec_dir = root / f"records{fs}"
+    if not rec_dir.is_dir():
+        raise FileNotFoundError(f"PTB-XL {fs} Hz records folder {rec_dir} not found. {_download_hint(root, fs)}")
+
+
+def _read_tables(root: Path, fs: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    _check_paths(root, fs)
+    db_path, st_path = root / "ptbxl_database.csv", root / "scp_statements.csv"
     db = pd.read_csv(db_path)
     column = "filename_lr" if fs == 100 else "filename_hr"
     missing = [c for c in ("ecg_id", "scp_codes", "strat_fold", column) if c not in db.columns]
@@ -129,9 +137,6 @@ def _read_tables(root: Path, fs: int) -> tuple[pd.DataFrame, dict[str, str]]:
     if "diagnostic_class" not in stmts.columns:
         raise ValueError(f"Expected a diagnostic_class column in {st_path}, got {list(stmts.columns)}.")
     code_class = {str(k): str(v) for k, v in stmts["diagnostic_class"].dropna().items()}
-    rec_dir = root / f"records{fs}"
-    if not rec_dir.is_dir():
-        raise FileNotFoundError(f"PTB-XL {fs} Hz records folder {rec_dir} not found. {_download_hint(root, fs)}")
     return db, code_class
 
 
@@ -158,7 +163,7 @@ def _build_ptbxl(root: Path, fs: int, labels: str, normalize: bool, on_error: st
             sig = rec.p_signal.T  # (leads, T)
             if lead_names is not None and sig.shape[0] != len(lead_names):
                 raise RecordReadError(rec_name, f"{sig.shape[0]} leads, expected {len(lead_names)}")
-            if sig.shape[1] != n_expected or int(round(rec.fs)) != fs:
+            if sig.shape[1] != n_expected or round(rec.fs) != fs:
                 raise RecordReadError(rec_name, f"{sig.shape[1]} samples at {rec.fs:g} Hz, "
                                                 f"expected {n_expected} at {fs} Hz")
             x, n_flat = prepare_signal(sig, rec_name, normalize)
@@ -235,7 +240,7 @@ def load_ptbxl(root: str | Path, fs: int = 100, labels: str = "paper", normalize
     root = Path(root).expanduser()
     if cache_dir is None:
         return _build_ptbxl(root, fs, labels, normalize, on_error, progress)
-    _read_tables(root, fs)  # clear errors before touching the cache
+    _check_paths(root, fs)  # clear errors before touching the cache
     key = {"reader": "ptbxl", "reader_version": READER_VERSION, "root": str(root.resolve()), "fs": fs,
            "labels": labels, "normalize": bool(normalize), "on_error": on_error,
            "database_csv": file_stamp(root / "ptbxl_database.csv")}

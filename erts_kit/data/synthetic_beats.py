@@ -211,8 +211,8 @@ def render_vcg(waves: list[tuple[np.ndarray, ...]], n_timesteps: int, fs: float)
     # Waves are drawn on a padded grid (row stride T + 2 * pad) so no window needs clipping.
     pad = int(np.ceil(0.5 * fs + 4.0 * np.sqrt(sig_max ** 2 + (0.45 / fs) ** 2) * fs)) + 2
     stride = n_timesteps + 2 * pad
-    flat = np.zeros((3, n * stride), dtype=np.float64)
     rows = np.arange(n)[:, None] * stride + pad
+    positions, weights = [], []
     for centre, sigma, vec in waves:
         sel = np.any(vec != 0, axis=-1) & (centre > -0.5) & (centre < duration + 0.5)
         if not sel.any():
@@ -224,13 +224,22 @@ def render_vcg(waves: list[tuple[np.ndarray, ...]], n_timesteps: int, fs: float)
         frac = (c - base).astype(np.float32)
         s = (sig_eff * fs).astype(np.float32)
         v = (vec[sel] * (sig / sig_eff)[:, None]).astype(np.float32)   # (M, 3), area kept
-        half = int(np.ceil(4.0 * s.max()))
-        offsets = np.arange(-half, half + 1, dtype=np.float32)
-        g = np.exp(-0.5 * ((offsets[None, :] - frac[:, None]) / s[:, None]) ** 2)   # (M, W)
-        start = np.broadcast_to(rows, sel.shape)[sel] + base.astype(np.int64) - half
-        pos = (start[:, None] + np.arange(2 * half + 1)[None, :]).ravel()
+        start = np.broadcast_to(rows, sel.shape)[sel] + base.astype(np.int64)
+        # Window half-widths of 4 sigma, rounded up to a few sizes (wide PVC waves get wide windows).
+        step = max(1, int(round(0.01 * fs)))
+        halves = (np.ceil(4.0 * s / step) * step).astype(np.int64)
+        for half in np.unique(halves):
+            grp = halves == half
+            offsets = np.arange(-half, half + 1)
+            g = np.exp(-0.5 * ((offsets.astype(np.float32)[None, :] - frac[grp, None]) / s[grp, None]) ** 2)
+            positions.append((start[grp, None] + offsets[None, :]).ravel())
+            weights.append(g[:, :, None] * v[grp, None, :])           # (m, W, 3)
+    flat = np.zeros((3, n * stride))
+    if positions:
+        pos = np.concatenate(positions)
+        w = np.concatenate([wt.reshape(-1, 3) for wt in weights])
         for d in range(3):
-            flat[d] += np.bincount(pos, weights=(g * v[:, d:d + 1]).ravel(), minlength=n * stride)
+            flat[d] = np.bincount(pos, weights=w[:, d], minlength=n * stride)
     out = flat.reshape(3, n, stride)[:, :, pad:pad + n_timesteps]
     return out.transpose(1, 0, 2).astype(np.float32)
 

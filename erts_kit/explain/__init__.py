@@ -1,8 +1,15 @@
-"""Explanations: batched Grad-CAM (Captum reference + fast fused engine), focus scores, ground-truth study."""
+"""Explanations: batched Grad-CAM (Captum reference + fast fused engine), focus scores, ground-truth study.
+
+>>> from erts_kit.explain import gradcam, focus_score, FOCUS_SCORES
+>>> sorted(FOCUS_SCORES)
+['one_minus_entropy', 'top_mass_share', 'topk_mean']
+"""
 from .focus import FOCUS_SCORES, focus_score, one_minus_entropy, register_focus_score, top_mass_share, topk_mean
 from .gradcam import gradcam, gradcam_and_logits, unwrap_model
+from .groundtruth import evidence_overlap, ground_truth_study, separation_table
 
 __all__ = [
     "gradcam", "gradcam_and_logits", "unwrap_model",
     "FOCUS_SCORES", "focus_score", "register_focus_score", "topk_mean", "top_mass_share", "one_minus_entropy",
+    "evidence_overlap", "ground_truth_study", "separation_table",
 ]

@@ -5,18 +5,52 @@ Example:
     >>> make_policy("dbpd", tau=0.3).name
     'dbpd'
 """
-from .base import KEPT_DECISIONS, BatchInfo, BatchScorer, BatchSelection, Decision, SelectionPolicy
+from .base import (
+                       KEPT_DECISIONS,
+                       BatchInfo,
+                       BatchScorer,
+                       BatchSelection,
+                       Decision,
+                       SelectionPolicy,
+)
 from .ledger import CostLedger
 from .log import DECISION_NAMES, SelectionLog
-from .policies import (PAPER_DEFAULTS, DBPDPolicy, ERTSPolicy, FullPolicy, SMRDPolicy, SRDPolicy, list_policies,
-                       make_policy, paper_policy)
+from .policies import (
+                       PAPER_DEFAULTS,
+                       DBPDPolicy,
+                       ERTSPolicy,
+                       FullPolicy,
+                       SMRDPolicy,
+                       SRDPolicy,
+                       list_policies,
+                       make_policy,
+                       paper_policy,
+)
 from .rules import dbpd_candidates, erts_filter, smrd_pick, srd_count
 from .scoring import ModelBatchScorer
 
 __all__ = [
-    "Decision", "KEPT_DECISIONS", "DECISION_NAMES", "BatchInfo", "BatchSelection", "BatchScorer", "SelectionPolicy",
-    "FullPolicy", "DBPDPolicy", "SMRDPolicy", "SRDPolicy", "ERTSPolicy", "make_policy", "list_policies",
-    "paper_policy", "PAPER_DEFAULTS",
-    "dbpd_candidates", "smrd_pick", "srd_count", "erts_filter",
-    "ModelBatchScorer", "CostLedger", "SelectionLog",
+                       "DECISION_NAMES",
+                       "KEPT_DECISIONS",
+                       "PAPER_DEFAULTS",
+                       "BatchInfo",
+                       "BatchScorer",
+                       "BatchSelection",
+                       "CostLedger",
+                       "DBPDPolicy",
+                       "Decision",
+                       "ERTSPolicy",
+                       "FullPolicy",
+                       "ModelBatchScorer",
+                       "SMRDPolicy",
+                       "SRDPolicy",
+                       "SelectionLog",
+                       "SelectionPolicy",
+                       "dbpd_candidates",
+                       "erts_filter",
+                       "list_policies",
+                       "make_policy",
+                       "paper_policy",
+                       "smrd_pick",
+                       "srd_count",
 ]

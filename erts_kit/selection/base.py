@@ -65,6 +65,11 @@ class BatchScorer(Protocol):
         """(len(candidates),) focus of the Grad-CAM map (true class) of the given batch positions."""
         ...
 
+    # Optional, used through ``getattr`` so simple stand-in scorers need not define them:
+    #   expect_focus(name) -> None   ERTS announces it will ask for focus, so one shared forward
+    #                                gives both p_true and the Grad-CAM maps.
+    #   pred_correct() -> Tensor     (B,) bool, whether argmax == true class (DBPD with tau == 0).
+
 
 class SelectionPolicy(Protocol):
     """What the training loop needs from a policy."""

@@ -36,7 +36,7 @@ import torch
 
 from .._validation import check_int, check_range
 
-__all__ = ["CostLedger", "COUNTERS", "TRAIN_UNITS", "SCORE_UNITS", "GRADCAM_UNITS"]
+__all__ = ["COUNTERS", "GRADCAM_UNITS", "SCORE_UNITS", "TRAIN_UNITS", "CostLedger"]
 
 COUNTERS = ("scored", "gradcam", "trained")
 TRAIN_UNITS = 3.0

@@ -32,7 +32,7 @@ import torch
 from .._validation import check_choice, check_int
 from .base import KEPT_DECISIONS, BatchSelection, Decision
 
-__all__ = ["SelectionLog", "DECISION_NAMES"]
+__all__ = ["DECISION_NAMES", "SelectionLog"]
 
 DECISION_NAMES = [d.name for d in sorted(Decision)]
 _SCORES = ("p_true", "focus", "combined")

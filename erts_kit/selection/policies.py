@@ -35,8 +35,19 @@ from .._validation import check_choice, check_int, check_range
 from .base import KEPT_DECISIONS, BatchInfo, BatchScorer, BatchSelection, Decision
 from .rules import dbpd_candidates, erts_filter, smrd_pick, srd_count
 
-__all__ = ["FullPolicy", "DBPDPolicy", "SMRDPolicy", "SRDPolicy", "ERTSPolicy", "make_policy",
-           "list_policies", "paper_policy", "PAPER_DEFAULTS", "class_keys", "pick_generator"]
+__all__ = [
+    "PAPER_DEFAULTS",
+    "DBPDPolicy",
+    "ERTSPolicy",
+    "FullPolicy",
+    "SMRDPolicy",
+    "SRDPolicy",
+    "class_keys",
+    "list_policies",
+    "make_policy",
+    "paper_policy",
+    "pick_generator",
+]
 
 # Reference settings of the ERTS paper and its code (DESIGN.md). No revision value is published.
 PAPER_DEFAULTS: dict[str, Any] = {"tau": 0.3, "gamma": 0.99, "phi": 0.7, "cam_start": 3, "warm_up": 5,

@@ -18,7 +18,7 @@ import torch
 
 from .._validation import check_int, check_range
 
-__all__ = ["dbpd_candidates", "smrd_pick", "srd_count", "erts_filter", "n_keep_erts", "rank_desc"]
+__all__ = ["dbpd_candidates", "erts_filter", "n_keep_erts", "rank_desc", "smrd_pick", "srd_count"]
 
 
 def _as_cpu_1d(name: str, t: torch.Tensor | np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:

@@ -1,0 +1,118 @@
+"""Evaluation of a model on one split, and the checks run before any training starts."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..data.dataset import ECGData, ECGDataset
+from ..losses import ClassificationLoss
+
+__all__ = ["evaluate", "check_compatible"]
+
+
+def _metrics(y_true: np.ndarray, prob: np.ndarray, class_names: list[str], multilabel: bool) -> dict[str, Any]:
+    try:
+        from .metrics import compute_metrics
+    except ImportError:  # metrics module not there yet: macro-F1 only
+        from sklearn.metrics import f1_score
+        pred = (prob >= 0.5).astype(int) if multilabel else prob.argmax(1)
+        labels = None if multilabel else list(range(len(class_names)))
+        return {"macro_f1": float(f1_score(y_true, pred, average="macro", labels=labels, zero_division=0))}
+    return compute_metrics(y_true, prob, class_names, multilabel=multilabel)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: int = 256, *,
+             loss: ClassificationLoss | None = None, device: torch.device | str | None = None,
+             amp: bool = False) -> dict[str, Any]:
+    """Loss, probabilities and metrics of ``model`` on one split (model mode restored afterwards).
+
+    Returns:
+        dict with ``split``, ``loss`` (``loss`` or plain CE/BCE), ``probabilities`` (n, C) float32,
+        ``labels``, ``indices`` (dataset indices) and ``metrics`` (``erts_kit.metrics.compute_metrics``).
+
+    Example:
+        >>> d = ECGData(np.zeros((4, 1, 16), np.float32), [0, 1, 0, 1], ["a", "b"], 100, splits={"val": [0, 1, 2, 3]})
+        >>> m = nn.Sequential(nn.Flatten(), nn.Linear(16, 2)); _ = nn.init.zeros_(m[1].bias)
+        >>> out = evaluate(m, d, "val"); out["probabilities"].shape, round(out["loss"], 4)
+        ((4, 2), 0.6931)
+    """
+    idx = data.split(split)
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    loss = loss if loss is not None else ClassificationLoss("bce" if data.multilabel else "ce")
+    was_training = model.training
+    model.eval()
+    # own generator: evaluating never moves the global RNG, so eval_every cannot change training
+    loader = DataLoader(ECGDataset(data, idx), batch_size=batch_size, shuffle=False, generator=torch.Generator())
+    probs, total, weight = [], 0.0, 0.0
+    try:
+        for x, y, _ in loader:
+            x, y = x.to(device), y.to(device)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
+                logits = model(x)
+            logits = logits.float()
+            losses, w = loss.per_sample(logits, y)
+            total += float(losses.sum())
+            weight += float(w.sum())
+            probs.append((torch.sigmoid(logits) if data.multilabel else torch.softmax(logits, 1)).cpu())
+    finally:
+        model.train(was_training)
+    prob = torch.cat(probs).numpy().astype(np.float32) if probs else np.zeros((0, data.n_classes), np.float32)
+    labels = np.asarray(data.labels[idx])
+    return {"split": split, "loss": total / max(weight, 1e-12), "probabilities": prob, "labels": labels,
+            "indices": idx, "metrics": _metrics(labels, prob, list(data.class_names), data.multilabel)}
+
+
+def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.device) -> None:
+    """Raise before any training when data, model and loss do not fit together (splits, leads, classes, T).
+
+    Example:
+        >>> d = ECGData(np.zeros((4, 1, 16), np.float32), [0, 1, 0, 1], ["a", "b"], 100,
+        ...             splits={"train": [0, 1], "val": [2, 3]})
+        >>> check_compatible(nn.Sequential(nn.Flatten(), nn.Linear(16, 3)), d, "ce", torch.device("cpu"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: Class-count mismatch: the model returned logits of shape (1, 3) for one sample, ...
+    """
+    if not isinstance(data, ECGData):
+        raise TypeError(f"Expected data as an erts_kit ECGData, got {type(data).__name__}: "
+                        "build one with erts_kit.data.load_dataset(...) or ECGData(signals, labels, ...).")
+    for s in ("train", "val"):
+        if s not in data.splits or len(data.splits[s]) == 0:
+            raise ValueError(f"Expected a non-empty {s!r} split in data.splits, got splits {sorted(data.splits)}: "
+                             "set data.splits = {'train': ..., 'val': ..., 'test': ...}.")
+    n_leads, n_classes = getattr(model, "n_leads", None), getattr(model, "n_classes", None)
+    if n_leads is not None and n_leads != data.n_leads:
+        raise ValueError(f"Lead-count mismatch: the model takes {n_leads} leads, the data has {data.n_leads}: "
+                         f"rebuild the model with build_model(..., n_leads={data.n_leads}).")
+    if n_classes is not None and n_classes != data.n_classes:
+        raise ValueError(f"Class-count mismatch: the model outputs {n_classes} classes, the data has "
+                         f"{data.n_classes} ({data.class_names}): rebuild it with n_classes={data.n_classes}.")
+    if data.multilabel != (loss == "bce"):
+        want = "'bce'" if data.multilabel else "'ce' or 'cb_ce'"
+        kind = "multi-label (N, C)" if data.multilabel else "single-label (N,)"
+        raise ValueError(f"Loss {loss!r} does not fit {kind} labels: use loss={want}.")
+    was_training = model.training
+    model.eval()
+    x = torch.from_numpy(np.array(data.signals[data.splits["train"][:1]], dtype=np.float32)).to(device)
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as err:
+        raise ValueError(f"Shape mismatch: the model failed on one training sample of shape {tuple(x.shape)} "
+                         f"(batch, leads, T): {type(err).__name__}: {err}") from err
+    finally:
+        model.train(was_training)
+    if tuple(out.shape) != (1, data.n_classes):
+        raise ValueError(f"Class-count mismatch: the model returned logits of shape {tuple(out.shape)} for one "
+                         f"sample, expected (1, {data.n_classes}) for classes {data.class_names}.")
+    n_bad = int((~np.isfinite(np.asarray(data.signals[data.splits["train"]], dtype=np.float32)))
+                .reshape(len(data.splits["train"]), -1).any(1).sum())
+    if n_bad:
+        warnings.warn(f"{n_bad} training samples hold NaN/inf values: training stops with NonFiniteLossError "
+                      f"as soon as one of them is trained on.", stacklevel=4)

@@ -1,0 +1,73 @@
+"""One optimizer step on the kept samples, DDP-safe, and the process-group set-up.
+
+DDP scaling (see :mod:`erts_kit.train`): the kept weight is all-reduced first; each rank's loss sum is
+multiplied by ``world_size / global_weight`` so that DDP's gradient *average* equals the gradient of
+the weighted mean loss over every sample kept on any rank. A rank that kept nothing forwards one zero
+input in eval mode with weight 0 (joins the all-reduce, adds no gradient, moves no BatchNorm statistic).
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..losses import ClassificationLoss
+
+__all__ = ["NonFiniteLossError", "train_step", "dist_info"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN/inf; ``epoch`` and ``step`` say where (the last good checkpoint stays)."""
+
+    def __init__(self, epoch: int, step: int, value: float) -> None:
+        super().__init__(f"Non-finite training loss ({value}) at epoch {epoch}, step {step}: lower the lr, "
+                         f"set grad_clip, or check the data for NaN/inf values. The last good checkpoint is kept.")
+        self.epoch, self.step = epoch, step
+
+
+def dist_info() -> tuple[bool, int, int, bool]:
+    """(distributed, rank, world_size, created_here); starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 and not (dist.is_available() and dist.is_initialized()):
+        return False, 0, 1, False
+    created = False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        created = True
+    return True, dist.get_rank(), dist.get_world_size(), created
+
+
+def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, optimizer: torch.optim.Optimizer,
+               scaler: torch.amp.GradScaler, grad_clip: float | None, x: torch.Tensor, y: torch.Tensor,
+               keep: torch.Tensor, n_keep: int, distributed: bool, world: int, use_amp: bool, epoch: int, step: int,
+               sums: torch.Tensor) -> None:
+    """One optimizer step on the kept samples (see the module docstring for the DDP scaling)."""
+    w_local = criterion.sample_weights(y[keep]).sum().float() if n_keep else torch.zeros((), device=x.device)
+    w_global = w_local.detach().clone()
+    if distributed:
+        dist.all_reduce(w_global)
+    if float(w_global) <= 0:  # nobody kept anything: no step on any rank
+        return
+    xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
+    model.train(n_keep > 0)  # the dummy runs in eval mode: it must not move BatchNorm statistics
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
+        logits = net(xk)
+    losses, _ = criterion.per_sample(logits.float(), yk)
+    loss_sum = losses.sum() if n_keep else losses.sum() * 0.0
+    bad = torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=x.device)
+    if distributed:
+        dist.all_reduce(bad)
+    if bad.item() > 0:
+        raise NonFiniteLossError(epoch, step, float(loss_sum.detach()))
+    scaler.scale(loss_sum * (world / w_global)).backward()
+    if grad_clip is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    sums[0] += float(loss_sum.detach())
+    sums[1] += float(w_local)
+    sums[2] += n_keep

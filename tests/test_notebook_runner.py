@@ -1,0 +1,133 @@
+"""The papermill runner on tests/nb_fixtures: runtimes, parameters, and every kind of failure reported together.
+
+Fixtures: 01_good (prints its parameters), 02_failing (a cell raises), 03_widget_error (a guarded
+slider callback fails after build time, the cell moving it passes), 04_interact_error (a plain
+``interact`` callback fails: the ipywidgets pitfall; only the widget-state scan sees it).
+"""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from erts_kit.notebooks import (CHECK_CELL_TAG, NotebookFailures, find_notebooks, load_parameters, main,
+                                notebook_errors, run_notebooks, split_parameters)
+
+from _nbutil import FIXTURE_DIR
+
+pytestmark = pytest.mark.notebook
+FAILING = [FIXTURE_DIR / f"{n}.ipynb" for n in ("01_good", "02_failing", "03_widget_error", "04_interact_error")]
+
+
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory):
+    """One run of four fixtures with per-notebook parameters from a YAML file."""
+    tmp = tmp_path_factory.mktemp("runner")
+    params = tmp / "params.yaml"
+    params.write_text("all:\n  EPOCHS: 2\n01_good:\n  SEED: 7\n")
+    with pytest.raises(NotebookFailures) as info:
+        run_notebooks(FAILING, parameters=params, output_dir=tmp / "out", progress=False)
+    return info.value, tmp / "out"
+
+
+def test_all_failures_are_reported_together(failed_run):
+    exc, _ = failed_run
+    res = exc.results.set_index("name")
+    assert res["status"].to_dict() == {"01_good": "ok", "02_failing": "failed", "03_widget_error": "failed",
+                                       "04_interact_error": "failed"}
+    assert list(exc.failures["name"]) == ["02_failing", "03_widget_error", "04_interact_error"]
+    msg = str(exc)
+    assert msg.startswith("3 of 4 notebook(s) failed:")
+    assert "ValueError: fixture failure on purpose" in msg
+    assert "ValueError: fixture widget failure at n=4" in msg      # guarded callback, after build time
+    assert "KeyError: 'missing-1'" in msg                          # plain interact: seen in the widget state
+    assert (res["seconds"] > 0).all()
+
+
+def test_each_failure_names_its_source(failed_run):
+    res = failed_run[0].results.set_index("name")["error"]
+    assert res["01_good"] == ""
+    assert res["02_failing"].startswith("cell [4]: ValueError")
+    assert "WidgetCallbackError" in res["03_widget_error"] and "widget " in res["03_widget_error"]
+    assert res["04_interact_error"].startswith("widget ")
+
+
+def test_parameters_reach_the_notebook_and_copies_are_written(failed_run):
+    _, out = failed_run
+    assert sorted(p.name for p in out.glob("*.ipynb")) == sorted(p.name for p in FAILING)
+    nb = nbformat.read(str(out / "01_good.ipynb"), as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "SMOKE=True SEED=7 EPOCHS=2 DATASET=synthetic" in printed   # smoke, "all", then its own section
+    assert CHECK_CELL_TAG in nb.cells[-1].metadata.tags
+    assert nb.metadata.papermill.input_path.endswith("tests/nb_fixtures/01_good.ipynb")
+    failing = nbformat.read(str(out / "02_failing.ipynb"), as_version=4)
+    assert "unreachable" not in json.dumps([c.get("outputs") for c in failing.cells])
+
+
+def test_cli_exit_codes_and_stop_on_error(tmp_path, capsys):
+    args = ["--dir", str(FIXTURE_DIR), "--out", str(tmp_path), "--no-progress"]
+    assert main([*args, "01"]) == 0
+    assert "01_good     ok" in capsys.readouterr().out
+    assert main([*args, "--stop-on-error", "02_failing", "01"]) == 1   # stops before running 01_good
+    captured = capsys.readouterr()
+    assert "1 of 1 notebook(s) failed" in captured.err and "01_good" not in captured.out
+    assert main([*args, "99"]) == 2
+    assert "No notebook named '99'" in capsys.readouterr().err
+
+
+# -- pure helpers (no kernel) ------------------------------------------------------------------------
+def test_split_parameters_flat_and_per_notebook():
+    assert split_parameters({"EPOCHS": 3}, "01_x", smoke=True) == {"SMOKE": True, "EPOCHS": 3}
+    per = {"all": {"EPOCHS": 3, "SEED": 1}, "02_y": {"EPOCHS": 9}}
+    assert split_parameters(per, "02_y", smoke=False) == {"SMOKE": False, "EPOCHS": 9, "SEED": 1}
+    assert split_parameters(per, "01_x") == {"SMOKE": True, "EPOCHS": 3, "SEED": 1}
+    # a flat parameter whose value is a dict stays flat
+    assert split_parameters({"POLICY_KW": {"tau": 0.3}}, "01_x") == {"SMOKE": True, "POLICY_KW": {"tau": 0.3}}
+
+
+def test_load_parameters_from_files(tmp_path):
+    (tmp_path / "p.json").write_text('{"all": {"SEED": 3}}')
+    (tmp_path / "p.yml").write_text("SEED: 4\n")
+    (tmp_path / "p.txt").write_text("SEED=5")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    assert load_parameters(tmp_path / "p.json") == {"all": {"SEED": 3}}
+    assert load_parameters(str(tmp_path / "p.yml")) == {"SEED": 4}
+    with pytest.raises(ValueError, match="ending in .yaml, .yml or .json"):
+        load_parameters(tmp_path / "p.txt")
+    with pytest.raises(ValueError, match="Expected a mapping"):
+        load_parameters(tmp_path / "list.yaml")
+    with pytest.raises(FileNotFoundError):
+        load_parameters(tmp_path / "missing.yaml")
+
+
+def test_find_notebooks_by_folder_number_and_stem():
+    all_nbs = find_notebooks(FIXTURE_DIR)
+    assert [p.stem for p in all_nbs][:2] == ["01_good", "02_failing"]
+    assert [p.stem for p in find_notebooks(FIXTURE_DIR, ["03", "01_good"])] == ["03_widget_error", "01_good"]
+    with pytest.raises(FileNotFoundError, match="expected one of"):
+        find_notebooks(FIXTURE_DIR, ["nope"])
+    with pytest.raises(FileNotFoundError):
+        find_notebooks(FIXTURE_DIR / "missing")
+
+
+def _widget_nb(outputs):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x")]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "abc": {"model_name": "OutputModel", "state": {"outputs": outputs}}}}}
+    return nb
+
+
+def test_notebook_errors_reads_cells_and_widget_state():
+    tb = "Traceback (most recent call last):\n  File 'x'\nKeyError: 'k'\n"
+    assert notebook_errors(_widget_nb([{"output_type": "stream", "name": "stderr", "text": tb}])) == \
+        ["widget abc: KeyError: 'k'"]
+    assert notebook_errors(_widget_nb([{"output_type": "error", "ename": "E", "evalue": "v", "traceback": []}])) == \
+        ["widget abc: E: v"]
+    clean = _widget_nb([{"output_type": "stream", "name": "stderr", "text": "UserWarning: harmless\n"},
+                        {"output_type": "stream", "name": "stdout", "text": tb}])   # a traceback printed to stdout
+    assert notebook_errors(clean) == []
+    nb = _widget_nb([])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text="\x1b[31m" + tb)]
+    assert notebook_errors(nb) == ["cell 0: KeyError: 'k'"]
