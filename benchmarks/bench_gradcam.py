@@ -28,10 +28,10 @@ def bench(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int) 
     times: dict[str, list[float]] = {"fast": [], "captum": []}
     maps = {e: gradcam(model, x, t, engine=e, relu=False) for e in times}  # warm-up + correctness
     for _ in range(repeats):
-        for engine in times:
+        for engine, laps in times.items():
             t0 = time.perf_counter()
             gradcam(model, x, t, engine=engine, relu=False)
-            times[engine].append(time.perf_counter() - t0)
+            laps.append(time.perf_counter() - t0)
     fast, cap = statistics.median(times["fast"]), statistics.median(times["captum"])
     return {"model": name, "fast_s": fast, "captum_s": cap, "fast_sps": batch / fast, "captum_sps": batch / cap,
             "ratio": cap / fast, "max_abs_diff": float((maps["fast"] - maps["captum"]).abs().max())}

@@ -2,8 +2,9 @@
 
 Conventions (the same everywhere in the kit):
 
-* single-label: ``y_true`` (N,) class indices, ``y_prob`` (N, C) class scores (probabilities or
-  logits); the prediction is the argmax.
+* single-label: ``y_true`` (N,) class indices, ``y_prob`` (N, C) softmax probabilities (rows sum to
+  1; logits are refused because one-vs-rest AUROC is not invariant to the softmax); the prediction
+  is the argmax.
 * multi-label (PTB-XL benchmark style): ``y_true`` (N, C) 0/1, ``y_prob`` (N, C) probabilities;
   a class is predicted when its probability >= ``threshold``.
 * macro-F1 averages over the classes that occur in ``y_true`` or in the predictions (scikit-learn's
@@ -39,9 +40,19 @@ def _format(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bo
     n_classes = len(class_names)
     if yp.ndim != 2 or yp.shape[1] != n_classes:
         raise ValueError(f"Expected y_prob of shape (N, {n_classes}) for {n_classes} class names, got {yp.shape}: "
-                         "pass one score per class (softmax/sigmoid outputs or logits).")
+                         "pass one probability per class.")
+    if yp.shape[0] == 0:
+        raise ValueError("Expected at least one sample, got y_prob of shape (0, C): is the split empty?")
     if not np.all(np.isfinite(yp)):
         raise ValueError("Expected finite y_prob, got NaN or inf: check the model outputs.")
+    if (yp.min() < 0 or yp.max() > 1):
+        fix = "torch.sigmoid(logits)" if multilabel else "torch.softmax(logits, dim=1)"
+        raise ValueError(f"Expected probabilities in [0, 1], got values in [{yp.min():.3g}, {yp.max():.3g}]: "
+                         f"these look like logits, pass {fix}.")
+    if not multilabel and not np.allclose(yp.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("Expected each row of y_prob to sum to 1 (softmax outputs) in single-label mode: "
+                         "pass torch.softmax(logits, dim=1), or multilabel=True for independent sigmoid outputs. "
+                         "(One-vs-rest AUROC differs between logits and probabilities.)")
     if multilabel:
         if yt.shape != yp.shape:
             raise ValueError(f"Expected multi-label y_true of shape {yp.shape} (0/1 per class), got {yt.shape}.")
@@ -51,7 +62,7 @@ def _format(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bo
     if yt.ndim != 1 or yt.shape[0] != yp.shape[0]:
         hint = " (one-hot? use y_true.argmax(1), or multilabel=True)" if yt.ndim == 2 else ""
         raise ValueError(f"Expected y_true of shape ({yp.shape[0]},) holding class indices, got {yt.shape}{hint}.")
-    if yt.size and (not np.issubdtype(yt.dtype, np.integer) or yt.min() < 0 or yt.max() >= n_classes):
+    if (not np.issubdtype(yt.dtype, np.integer) or yt.min() < 0 or yt.max() >= n_classes):
         raise ValueError(f"Expected y_true to hold integer class indices in [0, {n_classes - 1}], "
                          f"got dtype {yt.dtype}, range [{yt.min()}, {yt.max()}].")
     return yt.astype(int), yp, yp.argmax(axis=1)
@@ -85,7 +96,8 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
 
     Args:
         y_true: (N,) class indices, or (N, C) 0/1 when ``multilabel``.
-        y_prob: (N, C) scores per class (argmax = prediction; multi-label: >= ``threshold``).
+        y_prob: (N, C) probabilities: softmax rows summing to 1 (argmax = prediction), or per-class
+            sigmoid outputs when ``multilabel`` (prediction: >= ``threshold``).
         class_names: C names, in column order of ``y_prob``.
         multilabel: multi-label mode (PTB-XL benchmark style).
         threshold: decision threshold for multi-label predictions.
@@ -99,7 +111,8 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         ``multilabel_confusion_matrix``).
 
     Raises:
-        ValueError: shapes that do not match the class names, labels out of range, non-finite scores.
+        ValueError: shapes that do not match the class names, labels out of range, logits or other
+            non-probabilities.
 
     Example:
         >>> m = compute_metrics([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], ["NORM", "MI"])
@@ -115,12 +128,12 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         mcm = multilabel_confusion_matrix(yt, pred, labels=labels)  # (C, 2, 2): [[tn, fp], [fn, tp]]
         tn, fp, fn, tp = (mcm[:, i, j].astype(float) for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
         with np.errstate(invalid="ignore", divide="ignore"):
-            bal = np.nanmean((tp / (tp + fn) + tn / (tn + fp)) / 2) if len(yt) else float("nan")
+            bal = np.nanmean((tp / (tp + fn) + tn / (tn + fp)) / 2)
         cm = mcm
     else:
         with warnings.catch_warnings():  # "y_pred contains classes not in y_true": expected on small sets
             warnings.simplefilter("ignore", UserWarning)
-            bal = balanced_accuracy_score(yt, pred) if len(yt) else float("nan")
+            bal = balanced_accuracy_score(yt, pred)
         cm = confusion_matrix(yt, pred, labels=labels)
     per_auc = _per_class_auroc(yt, yp, class_names, multilabel)
     missing = [n for n, v in per_auc.items() if np.isnan(v)]

@@ -219,14 +219,23 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
         NonFiniteLossError: the loss became NaN/inf (epoch and step in the message).
 
     Example:
-        >>> from erts_kit.models import build_model  # doctest: +SKIP
-        >>> res = train(build_model("small_cnn", 12, 5), data, config=TrainConfig(epochs=2))  # doctest: +SKIP
+        >>> from erts_kit.models import build_model
+        >>> x = np.random.default_rng(0).standard_normal((24, 1, 64)).astype("float32")
+        >>> d = ECGData(x, np.arange(24) % 2, ["a", "b"], fs=64, splits={"train": range(16), "val": range(16, 24)})
+        >>> res = train(build_model("small_cnn", 1, 2), d, config=TrainConfig(epochs=1), progress=False)
+        >>> res.history[["epoch", "kept", "effective_epochs", "compute_equivalent_epochs"]].to_dict("records")
+        [{'epoch': 0, 'kept': 16, 'effective_epochs': 1.0, 'compute_equivalent_epochs': 1.0}]
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"Expected config as a TrainConfig, got {type(config).__name__}.")
     CostLedger, SelectionLog, ModelBatchScorer, make_policy = _selection_api()
     policy = make_policy("full") if policy is None else policy
+    # An ERTS policy names its own focus score; the policy's choice wins, loudly if it differs.
+    focus_name = getattr(policy, "focus_name", None) or config.focus_score
+    if focus_name != config.focus_score and config.focus_score != "topk_mean":
+        warnings.warn(f"config.focus_score={config.focus_score!r} differs from the policy's focus "
+                      f"{focus_name!r}; the policy's score is used.", stacklevel=2)
     distributed, rank, world, created_pg = dist_info()
     device = pick_device(config.device)
     if distributed and device.type == "cuda":
@@ -326,7 +335,7 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
             x, y, idx = item
             x, y = x.to(device, non_blocking=pin), y.to(device, non_blocking=pin)
             batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=step)
-            scorer = ModelBatchScorer(model, batch, ledger=ledger, focus_name=config.focus_score, amp=use_amp)
+            scorer = ModelBatchScorer(model, batch, ledger=ledger, focus_name=focus_name, amp=use_amp)
             sel = policy.select(epoch, batch, scorer)
             log.add(epoch, idx, sel)
             keep = sel.keep.to(device=x.device, dtype=torch.bool)

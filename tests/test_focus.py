@@ -6,8 +6,14 @@ import math
 import pytest
 import torch
 
-from erts_kit.explain import (FOCUS_SCORES, focus_score, one_minus_entropy, register_focus_score, top_mass_share,
-                              topk_mean)
+from erts_kit.explain import (
+    FOCUS_SCORES,
+    focus_score,
+    one_minus_entropy,
+    register_focus_score,
+    top_mass_share,
+    topk_mean,
+)
 
 
 def _row(values) -> torch.Tensor:

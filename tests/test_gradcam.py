@@ -266,6 +266,7 @@ def test_autocast_returns_float32_maps():
         amp = gradcam(m, x, t, relu=False)
         maps, logits = gradcam_and_logits(m, x, t)
     assert amp.dtype == torch.float32 and maps.dtype == torch.float32
+    assert logits.shape == (4, 4) and torch.allclose(maps, ref, atol=0.05 * ref.abs().max().item())
     assert torch.allclose(amp, ref, atol=0.05 * ref.abs().max().item())
 
 

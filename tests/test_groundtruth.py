@@ -5,17 +5,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
 
-from erts_kit.data.dataset import ECGData  # noqa: E402
-from erts_kit.explain.groundtruth import evidence_overlap, ground_truth_study, separation_table  # noqa: E402
-from erts_kit.models.base import ECGModel  # noqa: E402
-from erts_kit.viz.explain import plot_focus_hist, plot_separation  # noqa: E402
+from erts_kit.data.dataset import ECGData
+from erts_kit.explain.groundtruth import (
+    evidence_overlap,
+    ground_truth_study,
+    separation_table,
+)
+from erts_kit.models.base import ECGModel
+from erts_kit.viz.explain import plot_focus_hist, plot_separation
 
 
 class Lead0Detector(ECGModel):

@@ -84,7 +84,7 @@ def _as_maps(maps: torch.Tensor) -> torch.Tensor:
 
 def _k(width: int, frac: float) -> int:
     check_range("frac", frac, 0.0, 1.0, low_inclusive=False)
-    return max(1, int(math.floor(width * frac + 1e-9)))
+    return max(1, math.floor(width * frac + 1e-9))
 
 
 def topk_mean(maps: torch.Tensor, frac: float = 0.1) -> torch.Tensor:

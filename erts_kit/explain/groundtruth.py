@@ -8,6 +8,9 @@ checkpoint and returns tidy pandas tables:
 
 * ``"samples"``: one row per (checkpoint, sample): labels, corruption flags, each focus score,
   ``mass_in_evidence`` (share of the positive, upsampled map inside the evidence mask) and p_true.
+  The synthetic mask marks the evidence of the TRUE class, while the map explains the given label:
+  for a flipped sample, mass_in_evidence asks whether the map still points at the real evidence.
+  NORM samples have an empty mask, so their mass_in_evidence is NaN (undefined, skipped by means).
 * ``"by_class"``: per checkpoint and class, over *clean* samples: mean mass-in-evidence and focus,
   local vs diffuse evidence side by side (are diffuse classes scored as unfocused?).
 * ``"separation"``: per checkpoint and score, AUROC of clean vs corrupted (all corruptions,

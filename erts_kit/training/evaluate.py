@@ -74,7 +74,8 @@ def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.d
     Example:
         >>> d = ECGData(np.zeros((4, 1, 16), np.float32), [0, 1, 0, 1], ["a", "b"], 100,
         ...             splits={"train": [0, 1], "val": [2, 3]})
-        >>> check_compatible(nn.Sequential(nn.Flatten(), nn.Linear(16, 3)), d, "ce", torch.device("cpu"))  # doctest: +ELLIPSIS
+        >>> m = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))  # 3 logits, 2 classes
+        >>> check_compatible(m, d, "ce", torch.device("cpu"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         ValueError: Class-count mismatch: the model returned logits of shape (1, 3) for one sample, ...

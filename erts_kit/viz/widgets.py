@@ -295,6 +295,41 @@ def kept_vs_dropped_explorer(log_df: pd.DataFrame, data: ECGData, model: Any = N
 
 
 # -- thresholds ----------------------------------------------------------------------------------
+def _filter_epoch(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau: float,
+                  phi: float) -> tuple[np.ndarray, ...]:
+    """DBPD + ERTS filter on one epoch's logged scores, the epoch taken as one batch.
+
+    Returns ``(y, p_true, focus, candidate_mask, kept_mask, rescued_mask)``, one entry per log row of
+    the epoch; ``kept_mask`` includes the rescued samples.
+    """
+    import torch
+
+    from ..selection.rules import dbpd_candidates, erts_filter
+
+    log_df = _check_log(log_df)
+    check_range("tau", tau, 0.0, 1.0, low_inclusive=False)
+    check_range("phi", phi, 0.0, 1.0, low_inclusive=False)
+    lab = np.asarray(labels)
+    lab = lab.argmax(axis=1) if lab.ndim == 2 else lab.astype(np.int64)
+    rows = _epoch_rows(log_df, epoch)
+    idx = rows["index"].to_numpy(np.int64)
+    if idx.max() >= len(lab):
+        raise ValueError(f"Expected labels for every dataset index (at least {idx.max() + 1}), got {len(lab)}: "
+                         f"pass the labels of the whole dataset (data.labels), not of one split.")
+    y = lab[idx]
+    p = rows["p_true"].to_numpy(np.float32, copy=True)
+    f = rows["focus"].to_numpy(np.float32, copy=True)
+    cand = dbpd_candidates(torch.from_numpy(p), tau=tau)
+    kept, rescued = erts_filter(cand, torch.from_numpy(p), torch.from_numpy(f)[cand], torch.from_numpy(y), phi=phi)
+    cand_mask = np.zeros(len(y), bool)
+    cand_mask[cand.numpy()] = True
+    keep_mask = np.zeros(len(y), bool)
+    keep_mask[np.concatenate([kept.numpy(), rescued.numpy()])] = True
+    rescued_mask = np.zeros(len(y), bool)
+    rescued_mask[rescued.numpy()] = True
+    return y, p, f, cand_mask, keep_mask, rescued_mask
+
+
 def would_keep_counts(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau: float = 0.3, phi: float = 0.7,
                       class_names: list[str] | None = None) -> pd.DataFrame:
     """Per class: how many samples of an epoch DBPD + the ERTS filter would keep at ``tau``, ``phi``.
@@ -335,39 +370,21 @@ def would_keep_counts(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau:
         a         3           2     1        0         0          0   0.333333
         b         1           1     1        1         0          0   1.000000
     """
-    import torch
-
-    from ..selection.rules import dbpd_candidates, erts_filter
-
-    log_df = _check_log(log_df)
-    check_range("tau", tau, 0.0, 1.0, low_inclusive=False)
-    check_range("phi", phi, 0.0, 1.0, low_inclusive=False)
-    labels = np.asarray(labels)
-    lab_all = labels.argmax(axis=1) if labels.ndim == 2 else labels.astype(np.int64)
-    rows = _epoch_rows(log_df, epoch)
-    idx = rows["index"].to_numpy(np.int64)
-    if idx.max() >= len(lab_all):
-        raise ValueError(f"Expected labels for every dataset index (at least {idx.max() + 1}), got {len(lab_all)}: "
-                         f"pass the labels of the whole dataset (data.labels), not of one split.")
-    y = lab_all[idx]
-    p = torch.as_tensor(rows["p_true"].to_numpy(np.float32))
-    f = torch.as_tensor(rows["focus"].to_numpy(np.float32))
-    cand = dbpd_candidates(p, tau=tau)
-    kept, rescued = erts_filter(cand, p, f[cand], torch.as_tensor(y), phi=phi)
-    n_classes = len(class_names) if class_names is not None else int(lab_all.max()) + 1
+    y, p, f, cand, kept, rescued = _filter_epoch(log_df, labels, epoch, tau, phi)
+    lab = np.asarray(labels)
+    n_classes = len(class_names) if class_names is not None else lab.shape[1] if lab.ndim == 2 else int(lab.max()) + 1
     names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
 
-    def per_class(positions: np.ndarray) -> np.ndarray:
-        return np.bincount(y[positions], minlength=n_classes)
+    def per_class(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(y[mask], minlength=n_classes)
 
-    cand_np = cand.numpy()
     out = pd.DataFrame({
-        "seen": per_class(np.arange(len(y))),
-        "candidates": per_class(cand_np),
-        "kept": per_class(np.concatenate([kept.numpy(), rescued.numpy()])),
-        "rescued": per_class(rescued.numpy()),
-        "unscored": per_class(cand_np[np.isnan(f[cand].numpy())]),
-        "no_p_true": per_class(np.flatnonzero(np.isnan(p.numpy()))),
+        "seen": per_class(np.ones(len(y), bool)),
+        "candidates": per_class(cand),
+        "kept": per_class(kept),
+        "rescued": per_class(rescued),
+        "unscored": per_class(cand & np.isnan(f)),
+        "no_p_true": per_class(np.isnan(p)),
     }, index=pd.Index(names, name="class"))
     out["kept_frac"] = out["kept"] / out["seen"].where(out["seen"] > 0)
     return out
@@ -388,22 +405,9 @@ def render_threshold(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau: 
         ([1, 1], 2)
     """
     import matplotlib.pyplot as plt
-    import torch
-
-    from ..selection.rules import dbpd_candidates, erts_filter
 
     counts = would_keep_counts(log_df, labels, epoch, tau, phi, class_names)
-    rows = _epoch_rows(_check_log(log_df), epoch)
-    labels = np.asarray(labels)
-    y = (labels.argmax(axis=1) if labels.ndim == 2 else labels)[rows["index"].to_numpy(np.int64)]
-    p = torch.as_tensor(rows["p_true"].to_numpy(np.float32))
-    f = rows["focus"].to_numpy(np.float32)
-    cand = dbpd_candidates(p, tau=tau)
-    kept, rescued = erts_filter(cand, p, torch.as_tensor(f)[cand], torch.as_tensor(y), phi=phi)
-    keep_mask = np.zeros(len(f), bool)
-    keep_mask[np.concatenate([kept.numpy(), rescued.numpy()])] = True
-    cand_mask = np.zeros(len(f), bool)
-    cand_mask[cand.numpy()] = True
+    _, _, f, cand_mask, keep_mask, _ = _filter_epoch(log_df, labels, epoch, tau, phi)
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3), layout="constrained")
     x = np.arange(len(counts))

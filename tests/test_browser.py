@@ -1,0 +1,137 @@
+"""A real browser: JupyterLab renders an erts_kit explorer, a slider moves, the Output updates.
+
+Headless Debian Chromium driven by Playwright (no browser download). Uses ``notebooks/07_*.ipynb``
+when it exists, else the fixture ``tests/nb_fixtures/05_widgets_demo.ipynb``. Skipped only when
+chromium or the playwright package is missing (CI installs both: ``apt-get install -y chromium``,
+``pip install playwright``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from _nbutil import FIXTURE_DIR, NOTEBOOK_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+def _missing() -> list[str]:
+    missing = []
+    if shutil.which("chromium") is None:
+        missing.append("chromium (the Debian browser; install with: apt-get install -y chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("playwright (the Python package; install with: pip install playwright)")
+    return missing
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _widget_notebook() -> Path:
+    found = sorted(NOTEBOOK_DIR.glob("07_*.ipynb"))
+    return found[0] if found else FIXTURE_DIR / "05_widgets_demo.ipynb"
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab on 127.0.0.1 with a random token, serving a tmp folder holding the widget notebook."""
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = shutil.copy(_widget_notebook(), root)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    log = open(tmp_path / "jupyterlab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--ip", "127.0.0.1", "--port", str(port), "--no-browser",
+         f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.extension_manager=readonly", *(["--allow-root"] if os.geteuid() == 0 else [])],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield f"{base}/lab/tree/{Path(nb).name}?token={token}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _outputs_text(page) -> str:
+    return "\n".join(page.locator(".widget-output").all_inner_texts())
+
+
+@pytest.mark.skipif(bool(_missing()), reason="missing: " + "; ".join(_missing()))
+def test_slider_moves_and_the_output_updates(jupyterlab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(jupyterlab)
+            page.locator(".jp-Notebook").wait_for(timeout=30_000)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=30_000)
+            # Run > Run All Cells
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click()
+            page.locator(".widget-slider").first.wait_for(timeout=45_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.trim().length > 0)",
+                timeout=30_000)
+            before = _outputs_text(page)
+            moved = False
+            for slider in page.locator(".widget-slider").all():
+                readout = slider.locator(".widget-readout")
+                old = readout.inner_text()
+                handle = slider.locator(".noUi-handle")
+                handle.focus()
+                for key in ("ArrowRight", "ArrowLeft", "ArrowLeft"):
+                    handle.press(key)
+                    if readout.inner_text() != old:
+                        moved = True
+                        break
+                if moved:
+                    break
+            assert moved, "no slider reacted to the arrow keys"
+            page.wait_for_function(
+                "(old) => [...document.querySelectorAll('.widget-output')].map(e => e.innerText).join('\\n') !== old"
+                " && ![...document.querySelectorAll('.widget-output')].every(e => e.innerText.trim() === '')",
+                arg=before, timeout=30_000)
+            after = _outputs_text(page)
+            assert after != before
+            assert "erts_kit widget callback error" not in after and "Traceback" not in after
+        finally:
+            browser.close()
