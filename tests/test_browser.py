@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -106,7 +107,7 @@ def test_slider_moves_and_the_output_updates(jupyterlab):
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=30_000)
             # Run > Run All Cells
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click()
+            page.locator(".lm-Menu-item", has_text=re.compile(r"^Run All Cells")).first.click()
             page.locator(".widget-slider").first.wait_for(timeout=45_000)
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.trim().length > 0)",

@@ -89,7 +89,7 @@ def plot_sample_cam(model: nn.Module, data: ECGData, index: int, target: int | N
     Example:
         >>> from erts_kit.data.synthetic import make_synthetic
         >>> from erts_kit.models import build_model
-        >>> data = make_synthetic(n_samples=4, n_leads=2, duration_s=2.0, seed=0)
+        >>> data = make_synthetic(n_samples=4, n_leads=2, duration_s=3.0, seed=0)
         >>> ax = plot_sample_cam(build_model("small_cnn", n_leads=2, n_classes=data.n_classes), data, 0)
         >>> ax.get_title(loc="left").startswith("#0")
         True
