@@ -61,7 +61,7 @@ def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int,
     parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        bounds = np.round(cuts * len(idx)).astype(np.int64)
+        bounds = np.floor(cuts * len(idx) + 0.5).astype(np.int64)        # round half up
         for name, lo, hi in zip(names, np.r_[0, bounds[:-1]], bounds):
             parts[name].append(idx[lo:hi])
     return {k: np.sort(np.concatenate(v)).astype(np.int64) for k, v in parts.items()}

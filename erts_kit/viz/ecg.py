@@ -33,7 +33,9 @@ def _to_numpy(x: Any) -> np.ndarray:
 def resample_cam(cam: Any, n_timesteps: int) -> np.ndarray:
     """Resample a map (W,) to (T,) by linear interpolation of bin centres, then min-max to [0, 1].
 
-    A flat map becomes all zeros. Example:
+    A flat map becomes all zeros.
+
+    Example:
         >>> resample_cam(np.array([0.0, 2.0]), 4).round(2).tolist()
         [0.0, 0.25, 0.75, 1.0]
     """
@@ -125,7 +127,7 @@ def plot_ecg(signal: Any, fs: float, lead: int = 0, cam: Any = None, mask: Any =
         >>> from erts_kit.data.synthetic import make_synthetic
         >>> d = make_synthetic(n_samples=4, n_leads=1, seed=0)
         >>> ax = plot_ecg(d.signals[0], d.fs, cam=np.arange(32.0), mask=d.evidence_mask[0])
-        >>> round(ax.get_xlim()[1], 1)
+        >>> float(ax.get_xlim()[1])
         10.0
     """
     x = _to_numpy(signal).astype(np.float64)
