@@ -33,7 +33,8 @@ def make_batches(n_batches: int, batch: int, seed: int) -> tuple[list[tuple[torc
     try:
         from erts_kit.data.synthetic import make_synthetic
         data = make_synthetic(n_samples=n, n_leads=12, fs=100, duration_s=10.0, seed=seed)
-        x, y = torch.as_tensor(data.signals[:n], dtype=torch.float32), torch.as_tensor(data.labels[:n]) % 5
+        x = torch.as_tensor(data.signals[:n], dtype=torch.float32)
+        y = torch.as_tensor(data.labels[:n]) % 5  # the 5-class heads of the table
         source = "make_synthetic(12 leads, 100 Hz, 10 s)"
     except ImportError:
         g = torch.Generator().manual_seed(seed)

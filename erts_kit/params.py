@@ -25,11 +25,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DATASETS", "DEVICES", "PARAMETER_RULES", "REQUIRED", "Rule", "check_params", "check_value",
+__all__ = ["DEVICES", "PARAMETER_RULES", "REQUIRED", "Rule", "check_params", "check_value",
            "seed_everything"]
 
-DATASETS: tuple[str, ...] = ("synthetic", "ptbxl", "cinc", "mitbih")
-"""Dataset names a notebook accepts (as ``erts_kit.data.load_dataset``)."""
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 """Device names (``cuda:<n>`` is accepted too); ``auto`` takes CUDA, then MPS, then the CPU."""
 REQUIRED: tuple[str, ...] = ("SMOKE", "SEED", "DATASET", "DATA_DIR", "MODEL", "EPOCHS", "DEVICE")
@@ -85,6 +83,11 @@ class Rule:
         return text + (" (or None)" if self.optional else "")
 
 
+def _datasets() -> list[str]:
+    from .data import DATASETS
+    return list(DATASETS)
+
+
 def _models() -> list[str]:
     from .models import list_models
     return list_models()
@@ -104,7 +107,7 @@ PARAMETER_RULES: dict[str, Rule] = {
     # the series-wide ones
     "SMOKE": Rule("bool"),
     "SEED": Rule("int", 0),
-    "DATASET": Rule("choice", choices=lambda: DATASETS),
+    "DATASET": Rule("choice", choices=_datasets),
     "DATA_DIR": Rule("str"),
     "MODEL": Rule("choice", choices=_models),
     "POLICY": Rule("choice", choices=_policies),

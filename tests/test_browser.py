@@ -95,44 +95,65 @@ def _outputs_text(page) -> str:
 
 
 @pytest.mark.skipif(bool(_missing()), reason="missing: " + "; ".join(_missing()))
-def test_slider_moves_and_the_output_updates(jupyterlab):
+def test_slider_moves_and_the_output_updates(jupyterlab, tmp_path):
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(jupyterlab)
-            page.locator(".jp-Notebook").wait_for(timeout=30_000)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=30_000)
-            # Run > Run All Cells
-            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator(".lm-Menu-item", has_text=re.compile(r"^Run All Cells")).first.click()
-            page.locator(".widget-slider").first.wait_for(timeout=45_000)
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.trim().length > 0)",
-                timeout=30_000)
-            before = _outputs_text(page)
-            moved = False
-            for slider in page.locator(".widget-slider").all():
-                readout = slider.locator(".widget-readout")
-                old = readout.inner_text()
-                handle = slider.locator(".noUi-handle")
-                handle.focus()
-                for key in ("ArrowRight", "ArrowLeft", "ArrowLeft"):
-                    handle.press(key)
-                    if readout.inner_text() != old:
-                        moved = True
-                        break
-                if moved:
-                    break
-            assert moved, "no slider reacted to the arrow keys"
-            page.wait_for_function(
-                "(old) => [...document.querySelectorAll('.widget-output')].map(e => e.innerText).join('\\n') !== old"
-                " && ![...document.querySelectorAll('.widget-output')].every(e => e.innerText.trim() === '')",
-                arg=before, timeout=30_000)
-            after = _outputs_text(page)
-            assert after != before
-            assert "erts_kit widget callback error" not in after and "Traceback" not in after
+            try:
+                _drive(page, jupyterlab)
+            except (PlaywrightError, AssertionError) as exc:
+                shot = tmp_path / "failure.png"
+                page.screenshot(path=str(shot), full_page=True)
+                cells = page.locator(".jp-OutputArea-output").all_inner_texts()
+                pytest.fail(f"{type(exc).__name__}: {exc}\nscreenshot: {shot}\ncell outputs:\n"
+                            + "\n".join(cells)[-3000:], pytrace=False)
         finally:
             browser.close()
+
+
+def _drive(page, url: str) -> None:
+    """Open the notebook, Run > Run All Cells, move a slider with the keyboard, see the Output change."""
+    page.goto(url)
+    page.locator(".jp-Notebook").wait_for(timeout=30_000)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=30_000)
+    # Run > Run All Cells
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item", has_text=re.compile(r"^Run All Cells")).first.click()
+    # JupyterLab may ask which kernel to use (a race between opening and running): accept its choice.
+    deadline = time.monotonic() + 90
+    slider, accept = page.locator(".widget-slider").first, page.locator(".jp-Dialog .jp-mod-accept")
+    while not slider.is_visible():
+        if accept.is_visible():
+            accept.click()
+        if time.monotonic() > deadline:
+            raise AssertionError("no .widget-slider rendered within 90 s of Run All Cells")
+        page.wait_for_timeout(250)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.trim().length > 0)",
+        timeout=30_000)
+    before = _outputs_text(page)
+    moved = False
+    for slider in page.locator(".widget-slider").all():
+        readout = slider.locator(".widget-readout")
+        old = readout.inner_text()
+        handle = slider.locator(".noUi-handle")
+        handle.focus()
+        for key in ("ArrowRight", "ArrowLeft", "ArrowLeft"):
+            handle.press(key)
+            if readout.inner_text() != old:
+                moved = True
+                break
+        if moved:
+            break
+    assert moved, "no slider reacted to the arrow keys"
+    page.wait_for_function(
+        "(old) => [...document.querySelectorAll('.widget-output')].map(e => e.innerText).join('\\n') !== old"
+        " && ![...document.querySelectorAll('.widget-output')].every(e => e.innerText.trim() === '')",
+        arg=before, timeout=30_000)
+    after = _outputs_text(page)
+    assert after != before
+    assert "erts_kit widget callback error" not in after and "Traceback" not in after

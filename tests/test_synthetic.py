@@ -7,8 +7,13 @@ import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
-from erts_kit.data.synthetic import (ARTIFACT_KINDS, CLASS_EVIDENCE, SYNTHETIC_CLASSES, make_synthetic,
-                                     stratified_split)
+from erts_kit.data.synthetic import (
+    ARTIFACT_KINDS,
+    CLASS_EVIDENCE,
+    SYNTHETIC_CLASSES,
+    make_synthetic,
+    stratified_split,
+)
 from erts_kit.data.synthetic_beats import PAC, PVC, make_rhythm
 
 
@@ -144,7 +149,7 @@ def test_evidence_masks_local_vs_diffuse(small):
     assert all(_runs(mask[i]) == 1 and mask[i].sum() <= 0.06 * t for i in pvc)
     assert all(_runs(mask[i]) >= 6 and mask[i].sum() >= 0.15 * t for i in af)
     for i in pvc:
-        ev = int(round(m.event_time_s[i] * small.fs))
+        ev = round(m.event_time_s[i] * small.fs)
         assert mask[i, ev] and not mask[i, ev + 60]
 
 

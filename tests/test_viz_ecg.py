@@ -5,13 +5,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-from erts_kit.data.synthetic import make_synthetic  # noqa: E402
-from erts_kit.viz.ecg import plot_ecg, plot_ecg_grid, resample_cam  # noqa: E402
+from erts_kit.data.synthetic import make_synthetic
+from erts_kit.viz.ecg import plot_ecg, plot_ecg_grid, resample_cam
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,33 @@ import pandas as pd
 
 from .._validation import check_choice, check_int, check_range
 from .dataset import ECGData
-from .synthetic_beats import (CLASS_DESCRIPTIONS, CLASS_EVIDENCE, SYNTHETIC_CLASSES, evidence_spans,
-                              fibrillatory_waves, make_rhythm, render_vcg, wave_table)
+from .synthetic_beats import (
+    CLASS_DESCRIPTIONS,
+    CLASS_EVIDENCE,
+    SYNTHETIC_CLASSES,
+    evidence_spans,
+    fibrillatory_waves,
+    make_rhythm,
+    render_vcg,
+    wave_table,
+)
 from .synthetic_leads import STANDARD_LEADS, lead_matrices, resolve_lead_names
-from .synthetic_noise import ARTIFACT_KINDS, add_white_noise, apply_artifact, clean_wander
+from .synthetic_noise import (
+    ARTIFACT_KINDS,
+    add_white_noise,
+    apply_artifact,
+    clean_wander,
+)
 
-__all__ = ["make_synthetic", "SYNTHETIC_CLASSES", "CLASS_EVIDENCE", "CLASS_DESCRIPTIONS", "ARTIFACT_KINDS",
-           "STANDARD_LEADS", "stratified_split"]
+__all__ = [
+    "ARTIFACT_KINDS",
+    "CLASS_DESCRIPTIONS",
+    "CLASS_EVIDENCE",
+    "STANDARD_LEADS",
+    "SYNTHETIC_CLASSES",
+    "make_synthetic",
+    "stratified_split",
+]
 
 _CHUNK = 512          # samples rendered at once (fixed: part of what makes the output reproducible)
 
@@ -155,7 +175,7 @@ def make_synthetic(n_samples: int = 2000, n_leads: int = 12, fs: float = 100, du
         artifact_kinds, corrupt, split_fractions, noise_scale)
     leads = resolve_lead_names(n_leads, lead_names)
     fs = float(fs)
-    n_timesteps = int(round(duration_s * fs))
+    n_timesteps = round(duration_s * fs)
     n_classes = len(names)
     root = np.random.SeedSequence(seed)
     rng = np.random.default_rng(root.spawn(1)[0])
@@ -164,11 +184,11 @@ def make_synthetic(n_samples: int = 2000, n_leads: int = 12, fs: float = 100, du
     splits = stratified_split(label_true, fractions, seed=int(rng.integers(2**31)))
     pool = splits["train"] if corrupt == "train" else np.arange(n_samples)
     flipped = np.zeros(n_samples, bool)
-    flipped[rng.choice(pool, int(round(label_flip_rate * len(pool))), replace=False)] = True
+    flipped[rng.choice(pool, round(label_flip_rate * len(pool)), replace=False)] = True
     label = label_true.copy()
     label[flipped] = (label_true[flipped] + rng.integers(1, max(n_classes, 2), flipped.sum())) % n_classes
     artifact_kind = np.full(n_samples, "none", dtype=object)
-    hit = rng.choice(pool, int(round(artifact_rate * len(pool))), replace=False)
+    hit = rng.choice(pool, round(artifact_rate * len(pool)), replace=False)
     artifact_kind[hit] = np.array(kinds, dtype=object)[rng.permutation(len(hit)) % len(kinds)]
 
     global_cls = np.array([SYNTHETIC_CLASSES.index(c) for c in names])[label_true]

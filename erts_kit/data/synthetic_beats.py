@@ -226,7 +226,7 @@ def render_vcg(waves: list[tuple[np.ndarray, ...]], n_timesteps: int, fs: float)
         v = (vec[sel] * (sig / sig_eff)[:, None]).astype(np.float32)   # (M, 3), area kept
         start = np.broadcast_to(rows, sel.shape)[sel] + base.astype(np.int64)
         # Window half-widths of 4 sigma, rounded up to a few sizes (wide PVC waves get wide windows).
-        step = max(1, int(round(0.01 * fs)))
+        step = max(1, round(0.01 * fs))
         halves = (np.ceil(4.0 * s / step) * step).astype(np.int64)
         for half in np.unique(halves):
             grp = halves == half

@@ -21,7 +21,7 @@ PAPER = "#fff6f6"
 MAJOR = "#f2a3a3"
 MINOR = "#fbd6d6"
 MASK_COLOR = "#3b7dd8"
-CAM_CMAP = "inferno"
+CAM_CMAP = "YlOrRd"
 
 
 def _to_numpy(x: Any) -> np.ndarray:

@@ -29,8 +29,8 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 SMOKE = False          # True: tiny data, seconds on a CPU (what the tests run)
 SEED = 42
-DATASET = "synthetic"  # part 2 with DATA_DIR set: which reader to use ("mitbih", "ptbxl", "cinc")
-DATA_DIR = ""          # a downloaded database folder; "" writes a tiny MIT-BIH-like WFDB tree instead
+DATASET = "synthetic"  # part 2 with DATA_DIR set: which reader to use (mitbih, ptbxl, cinc)
+DATA_DIR = ""          # a downloaded database folder; empty: write a tiny MIT-BIH-like WFDB tree
 MODEL = "small_cnn"    # not used in this notebook (every notebook takes the same parameters)
 POLICY = "full"        # not used in this notebook
 EPOCHS = 1             # not used in this notebook
@@ -174,15 +174,6 @@ for row, kind in zip(axes, kinds):
     plot_ecg(data.signals[i], data.fs, lead=lead, ax=row[1], title=f"with artefact '{kind}'")
 
 # %% [markdown]
-# ## An artefact on the whole grid
-# A `flat_lead` (or `swapped_leads`) record is easiest to see with every lead at once.
-
-# %%
-i_flat = int(meta.index[meta.artifact_kind == ("flat_lead" if "flat_lead" in kinds else kinds[0])][0])
-plot_ecg_grid(data.signals[i_flat], data.fs, data.lead_names,
-              title=f"record {i_flat}: artefact '{meta.artifact_kind[i_flat]}'");
-
-# %% [markdown]
 # # Part 2 — the real databases
 #
 # | database | records | labels in the kit | reader |
@@ -193,8 +184,14 @@ plot_ecg_grid(data.signals[i_flat], data.fs, data.lead_names,
 #
 # **Download** (once, outside the notebooks; resumable and SHA-256 checked):
 #
+# ```bash
+# erts-kit download mitbih --dir data/mitdb
+# erts-kit download ptbxl --dir data/ptbxl
+# ```
+# or, from Python:
+#
 # ```python
-# from erts_kit.data.download import download_database
+# from erts_kit.data import download_database
 # download_database("mitbih", "data/mitdb")            # ~100 MB
 # download_database("ptbxl", "data/ptbxl", fs=100)     # ~1 GB
 # ```

@@ -1,0 +1,421 @@
+"""Fuzzing the real-database readers with malformed files (hypothesis, bounded, deterministic).
+
+Every reader input a user can get wrong or download damaged is fuzzed: WFDB headers (record line,
+signal lines, random bytes), truncated ``.dat`` signal files, MIT-BIH ``.atr`` annotation files,
+CinC 2020 ``#Dx:`` lines, PTB-XL's ``ptbxl_database.csv`` / ``scp_statements.csv`` (random bytes,
+garbled text, bad cells) and ``scp_codes`` strings (including ones that would run code under
+``eval``). The contract checked for every example:
+
+* the reader returns data of the expected shape, **or** raises one of the documented exception
+  types (exactly ``ValueError``, ``RecordReadError``, ``FileNotFoundError``; not a subclass such as
+  pandas' ``ParserError`` or ``UnicodeDecodeError`` leaking out) whose message names the file or
+  record;
+* never a bare ``IndexError`` / ``KeyError`` / ``TypeError`` / ``struct.error`` ...;
+* never a hang: each example runs under a hard 10 s timer (a ``BaseException``, so a reader's
+  ``except Exception`` cannot swallow it) and the slowest example is reported.
+
+Outcomes are counted per category and printed when the module finishes (``pytest -rA`` or ``-s``
+shows them); ``docs/reliability.md`` cites these counts. Examples are derandomized, so the counts
+are the same on every run.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import warnings
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import wfdb
+from fixtures_wfdb import make_cinc_tree, make_ptbxl_tree, write_record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from erts_kit.data._wfdb_io import RecordReadError, read_record
+from erts_kit.data.cinc import load_cinc2020, parse_dx
+from erts_kit.data.mitbih import load_mitbih
+from erts_kit.data.ptbxl import load_ptbxl, parse_scp_codes
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs POSIX timers for the hang guard")
+
+ALLOWED = (ValueError, RecordReadError, FileNotFoundError)  # compared by exact type
+EXAMPLE_TIMEOUT_S = 10.0
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+OUTCOMES: dict[str, Counter] = defaultdict(Counter)
+SLOWEST: dict[str, float] = defaultdict(float)
+
+
+class Hang(BaseException):
+    """Raised by the hard per-example timer (BaseException: no reader can catch it by accident)."""
+
+
+def _alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise Hang(f"example ran longer than {EXAMPLE_TIMEOUT_S} s")
+
+
+def guarded(category: str, fn, names: tuple[str, ...]):
+    """Run ``fn()`` under the hang timer; check the outcome contract; count it. Returns fn's result or None."""
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, EXAMPLE_TIMEOUT_S)
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fn()
+    except Hang:
+        OUTCOMES[category]["HANG"] += 1
+        raise
+    except Exception as exc:  # noqa: BLE001 - the point is to classify whatever comes out
+        msg = str(exc)
+        if type(exc) not in ALLOWED:
+            OUTCOMES[category][f"BARE {type(exc).__name__}"] += 1
+            raise AssertionError(f"{category}: undocumented {type(exc).__name__}: {msg[:300]}") from exc
+        if not any(n in msg for n in names):
+            OUTCOMES[category]["error without file name"] += 1
+            raise AssertionError(f"{category}: {type(exc).__name__} does not name any of {names}: {msg[:300]}")
+        OUTCOMES[category][f"clear {type(exc).__name__}"] += 1
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        SLOWEST[category] = max(SLOWEST[category], time.perf_counter() - t0)
+    OUTCOMES[category]["loaded"] += 1
+    return result
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report():
+    """Print the per-category outcome counts when the module is done (visible with -rA / -s)."""
+    yield
+    lines = ["", "hardening fuzz outcomes (category: examples; outcome counts; slowest example):"]
+    total = 0
+    for cat in sorted(OUTCOMES):
+        n = sum(OUTCOMES[cat].values())
+        total += n
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES[cat].items()))
+        lines.append(f"  {cat}: {n}; {detail}; {SLOWEST[cat]:.2f} s")
+    lines.append(f"  TOTAL examples: {total}")
+    print("\n".join(lines))
+    out = os.environ.get("ERTS_KIT_HARDENING_REPORT")
+    if out:
+        Path(out).write_text("\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# strategies
+# --------------------------------------------------------------------------------------------------
+_line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=12)
+_number_ish = st.one_of(
+    st.integers(-10**12, 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e308", "1e-308", "", "0x10", "1/0", "12abc"]),
+    _line_text,
+)
+
+
+def _field(valid: str):
+    """Mostly the valid value, often a number-ish or garbage replacement."""
+    return st.one_of(st.just(valid), _number_ish)
+
+
+@st.composite
+def header_text(draw, name: str, n_sig: int, fs: int, n: int, dat: str) -> str:
+    """A WFDB header whose fields are each kept or fuzzed (sometimes dropped or duplicated)."""
+    record = [draw(_field(name)), draw(_field(str(n_sig))), draw(_field(str(fs))), draw(_field(str(n)))]
+    if draw(st.booleans()):
+        record = record[: draw(st.integers(0, 4))]
+    lines = [" ".join(record)]
+    for i in range(draw(st.integers(0, n_sig + 2))):
+        fields = [draw(st.one_of(st.just(dat), st.sampled_from(["../x.dat", "missing.dat", "", dat * 3]),
+                                 _line_text)),
+                  draw(_field("16")), draw(_field("1000.0(0)/mV")), draw(_field("16")), draw(_field("0")),
+                  draw(_field("0")), draw(_field("0")), draw(_field("0")), f"L{i}"]
+        lines.append(" ".join(fields))
+    return "\n".join(lines) + "\n"
+
+
+_any_bytes = st.one_of(st.binary(max_size=400), st.text(max_size=300).map(lambda s: s.encode("utf-8", "replace")))
+
+
+# --------------------------------------------------------------------------------------------------
+# WFDB records: headers, random bytes, truncated signal files
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    """A 2-lead, 1000-sample WFDB record (header text, .dat bytes) to damage and restore."""
+    folder = tmp_path_factory.mktemp("wfdb")
+    rng = np.random.default_rng(0)
+    path = write_record(folder, "r1", rng.normal(size=(1000, 2)), fs=100)
+    return path, (folder / "r1.hea").read_text(), (folder / "r1.dat").read_bytes()
+
+
+def _read(path: Path):
+    rec = read_record(path)
+    assert rec.p_signal.ndim == 2 and np.isfinite(rec.p_signal).any()
+    return rec
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_header_fields(record, data):
+    path, hea, dat = record
+    text = data.draw(header_text("r1", 2, 100, 1000, "r1.dat"))
+    try:
+        path.with_suffix(".hea").write_text(text)
+        guarded("WFDB header fields", lambda: _read(path), (str(path),))
+    finally:
+        path.with_suffix(".hea").write_text(hea)
+
+
+@FUZZ
+@given(raw=_any_bytes)
+def test_random_bytes_as_header(record, raw):
+    path, hea, _ = record
+    try:
+        path.with_suffix(".hea").write_bytes(raw)
+        guarded("WFDB header random bytes", lambda: _read(path), (str(path),))
+    finally:
+        path.with_suffix(".hea").write_text(hea)
+
+
+@FUZZ
+@given(cut=st.integers(0, 3999), junk=st.binary(max_size=64))
+def test_truncated_or_padded_dat(record, cut, junk):
+    path, _, dat = record
+    dat_path = path.with_suffix(".dat")
+    try:
+        dat_path.write_bytes(dat[:cut] + junk)
+        guarded("WFDB truncated .dat", lambda: _read(path), (str(path),))
+    finally:
+        dat_path.write_bytes(dat)
+
+
+# --------------------------------------------------------------------------------------------------
+# PTB-XL: headers and signal files through the reader, the two CSV tables, scp_codes
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ptbxl(tmp_path_factory):
+    root = make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), [{"NORM": 100.0}, {"IMI": 50.0}, {"LVH": 80.0}],
+                           folds=[1, 9, 10], n_leads=2, duration_s=10.0)
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return root, files
+
+
+def _restore(files: dict[Path, bytes]) -> None:
+    for p, b in files.items():
+        if p.read_bytes() != b:
+            p.write_bytes(b)
+
+
+def _load_ptbxl(root: Path):
+    d = load_ptbxl(root, progress=False)
+    assert d.signals.shape[1:] == (2, 1000) and len(d.labels) == d.signals.shape[0]
+    return d
+
+
+@FUZZ
+@given(data=st.data())
+def test_ptbxl_fuzzed_header(ptbxl, data):
+    root, files = ptbxl
+    hea = root / "records100/00000/00001_lr.hea"
+    try:
+        hea.write_text(data.draw(header_text("00001_lr", 2, 100, 1000, "00001_lr.dat")))
+        guarded("PTB-XL record header", lambda: _load_ptbxl(root), ("ecg_id 1",))
+    finally:
+        _restore(files)
+
+
+@FUZZ
+@given(cut=st.integers(0, 3999))
+def test_ptbxl_truncated_dat(ptbxl, cut):
+    root, files = ptbxl
+    dat = root / "records100/00000/00002_lr.dat"
+    try:
+        dat.write_bytes(files[dat][:cut])
+        guarded("PTB-XL truncated .dat", lambda: _load_ptbxl(root), ("ecg_id 2",))
+    finally:
+        _restore(files)
+
+
+_csv_garbage = st.one_of(
+    st.just(b""), st.just(b"\n\n"), st.just(b"\xff\xfe\x00"), _any_bytes,
+    st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=20), max_size=6)
+    .map(lambda cells: ",".join(cells).encode()),
+    st.just(b'ecg_id,scp_codes\n1,"unterminated'),
+)
+
+
+@FUZZ
+@given(raw=_csv_garbage, which=st.sampled_from(["ptbxl_database.csv", "scp_statements.csv"]))
+def test_ptbxl_garbled_tables(ptbxl, raw, which):
+    root, files = ptbxl
+    try:
+        (root / which).write_bytes(raw)
+        guarded(f"PTB-XL garbled {which}", lambda: _load_ptbxl(root), (which,))
+    finally:
+        _restore(files)
+
+
+_cell = st.one_of(st.text(max_size=30), st.integers(-10**20, 10**20).map(str), st.floats().map(repr),
+                  st.sampled_from(["", "nan", "None", "{}", "[]", "{'NORM': [1]}", "{'NORM': None}", "{'NORM': 1j}",
+                                   "{'NORM': 'x'}", "{1: 2}", "{'NORM': 1e999}", "9" * 5000,
+                                   "../../../../etc/passwd", "/etc/passwd", "records100/00000/00002_lr"]))
+
+
+@FUZZ
+@given(column=st.sampled_from(["ecg_id", "scp_codes", "strat_fold", "filename_lr", "patient_id"]),
+       row=st.integers(0, 2), value=_cell)
+def test_ptbxl_bad_cells(ptbxl, column, row, value):
+    root, files = ptbxl
+    db_path = root / "ptbxl_database.csv"
+    try:
+        df = pd.read_csv(db_path, dtype=str)
+        df.loc[row, column] = value
+        df.to_csv(db_path, index=False)
+        guarded(f"PTB-XL bad cell ({column})", lambda: _load_ptbxl(root), ("ptbxl_database.csv", "ecg_id"))
+    finally:
+        _restore(files)
+
+
+DANGEROUS_SCP = [
+    "__import__('os').system('touch {marker}')",
+    "{'NORM': __import__('os').system('touch {marker}')}",
+    "(lambda: open('{marker}', 'w'))()",
+    "{'NORM': open('{marker}', 'w')}",
+    "[c for c in ().__class__.__base__.__subclasses__()]",
+    "f\"{{open('{marker}', 'w')}}\"",
+    "exec(\"open('{marker}', 'w')\")",
+    "{'NORM': 100.0, **__import__('builtins').__dict__}",
+]
+
+
+@FUZZ
+@given(text=st.one_of(st.text(max_size=60), st.sampled_from(DANGEROUS_SCP),
+                      st.dictionaries(st.text(max_size=5), st.one_of(st.floats(), st.integers(), st.text(max_size=3),
+                                                                     st.none()), max_size=4).map(repr)))
+def test_scp_codes_strings_never_execute(tmp_path_factory, text):
+    marker = tmp_path_factory.getbasetemp() / "scp_marker"
+    text = text.replace("{marker}", str(marker)) if "{marker}" in text else text
+
+    def parse():
+        codes = parse_scp_codes(text)
+        assert all(isinstance(k, str) and isinstance(v, float) for k, v in codes.items())
+        return codes
+
+    guarded("scp_codes strings", parse, ("scp_codes",))
+    assert not marker.exists(), f"parsing {text!r} ran code"
+
+
+@pytest.mark.parametrize("text", DANGEROUS_SCP)
+def test_dangerous_scp_codes_in_the_table_run_nothing(ptbxl, tmp_path, text):
+    root, files = ptbxl
+    marker = tmp_path / "marker"
+    db_path = root / "ptbxl_database.csv"
+    try:
+        df = pd.read_csv(db_path, dtype=str)
+        df.loc[0, "scp_codes"] = text.format(marker=marker) if "{marker}" in text else text
+        df.to_csv(db_path, index=False)
+        with pytest.raises(RecordReadError, match="ecg_id 1.*scp_codes"):
+            load_ptbxl(root, progress=False)
+        d = load_ptbxl(root, progress=False, on_error="skip")
+        assert d.meta["ecg_id"].tolist() == [2, 3] and d.meta.attrs["skipped"][0]["record"].startswith("ecg_id 1")
+    finally:
+        _restore(files)
+    assert not marker.exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# CinC 2020: Dx lines and headers
+# --------------------------------------------------------------------------------------------------
+_dx_text = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.one_of(st.integers(-5, 10**30).map(str), st.text("0123456789 ,;.-+e\u0661\u0662", max_size=8)),
+             max_size=5).map(",".join),
+    st.just("9" * 5000), st.just("\u0661\u0662\u0663"), st.just("1" * 19),
+)
+
+
+@FUZZ
+@given(dx=_dx_text, prefix=st.sampled_from(["Dx: ", "#Dx:", "dx :", " Dx: "]))
+def test_cinc_dx_line(dx, prefix):
+    def parse():
+        codes = parse_dx([f"Age: 50", prefix + dx], "A0001 (A0001.hea)")
+        assert codes and all(isinstance(c, int) and 0 <= c < 2**63 for c in codes)
+        return codes
+
+    guarded("CinC #Dx: line", parse, ("A0001",))
+
+
+@pytest.fixture(scope="module")
+def cinc(tmp_path_factory):
+    root = make_cinc_tree(tmp_path_factory.mktemp("cinc"), ["426783006", "164889003", "59118001"], n_leads=2,
+                          n_samples=600)
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return root, files
+
+
+@FUZZ
+@given(data=st.data())
+def test_cinc_fuzzed_header(cinc, data):
+    root, files = cinc
+    hea = root / "A0002.hea"
+    try:
+        original = files[hea].decode()
+        lines = original.splitlines()
+        kind = data.draw(st.sampled_from(["fields", "dx", "bytes", "mat"]))
+        if kind == "fields":
+            fuzzed = data.draw(header_text("A0002", 2, 500, 600, "A0002.mat")).splitlines()
+            hea.write_text("\n".join(fuzzed + [c for c in lines if c.startswith("#")]) + "\n")
+        elif kind == "dx":
+            hea.write_text(original.replace("#Dx: 164889003", "#Dx: " + data.draw(_dx_text).replace("\n", " ")))
+        elif kind == "bytes":
+            hea.write_bytes(data.draw(_any_bytes))
+        else:
+            mat = root / "A0002.mat"
+            mat.write_bytes(files[mat][: data.draw(st.integers(0, len(files[mat]) - 1))])
+        guarded("CinC record", lambda: load_cinc2020(root, n_timesteps=500, progress=False), ("A0002",))
+    finally:
+        _restore(files)
+
+
+# --------------------------------------------------------------------------------------------------
+# MIT-BIH: annotation files and headers
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mitdb(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mitdb")
+    t = np.arange(3600) / 360.0
+    write_record(folder, "100", np.column_stack([np.sin(7 * t), np.cos(5 * t)]), fs=360, sig_names=["MLII", "V1"])
+    wfdb.wrann("100", "atr", np.array([400, 800, 1200, 2000]), symbol=["N", "A", "V", "N"], write_dir=str(folder))
+    files = {p: p.read_bytes() for p in folder.iterdir()}
+    return folder, files
+
+
+@FUZZ
+@given(data=st.data())
+def test_mitbih_fuzzed_annotations_and_header(mitdb, data):
+    folder, files = mitdb
+    atr, hea = folder / "100.atr", folder / "100.hea"
+    try:
+        kind = data.draw(st.sampled_from(["atr bytes", "atr cut", "header"]))
+        if kind == "atr bytes":
+            atr.write_bytes(data.draw(st.binary(max_size=300)))
+        elif kind == "atr cut":
+            atr.write_bytes(files[atr][: data.draw(st.integers(0, len(files[atr]) - 1))])
+        else:
+            hea.write_text(data.draw(header_text("100", 2, 360, 3600, "100.dat")).replace("L0", "MLII"))
+
+        def load():
+            d = load_mitbih(folder, records=["100"], window_s=0.5)
+            assert d.signals.shape[1:] == (1, round(0.5 * d.fs)) and d.fs > 0
+            return d
+
+        guarded(f"MIT-BIH {kind.split()[0]}", load, ("'100'", "100 "))
+    finally:
+        _restore(files)
