@@ -21,8 +21,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (balanced_accuracy_score, confusion_matrix, f1_score, multilabel_confusion_matrix,
-                             precision_recall_fscore_support, roc_auc_score)
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    multilabel_confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 __all__ = ["compute_metrics", "macro_f1", "metrics_table"]
 

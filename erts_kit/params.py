@@ -88,6 +88,11 @@ def _datasets() -> list[str]:
     return list(DATASETS)
 
 
+def _synthetic_classes() -> list[str]:
+    from .data import SYNTHETIC_CLASSES
+    return list(SYNTHETIC_CLASSES)
+
+
 def _models() -> list[str]:
     from .models import list_models
     return list_models()
@@ -125,6 +130,7 @@ PARAMETER_RULES: dict[str, Rule] = {
     "LABEL_FLIP_RATE": Rule("float", 0, 1),
     "ARTIFACT_RATE": Rule("float", 0, 1),
     "LEAD": Rule("int", 0),
+    "EXPLAIN_CLASS": Rule("choice", choices=_synthetic_classes),
     # optimisation
     "LR": Rule("float", 0, low_open=True),
     "WEIGHT_DECAY": Rule("float", 0),

@@ -289,7 +289,7 @@ DANGEROUS_SCP = [
     "(lambda: open('{marker}', 'w'))()",
     "{'NORM': open('{marker}', 'w')}",
     "[c for c in ().__class__.__base__.__subclasses__()]",
-    "f\"{{open('{marker}', 'w')}}\"",
+    "f\"{open('{marker}', 'w')}\"",
     "exec(\"open('{marker}', 'w')\")",
     "{'NORM': 100.0, **__import__('builtins').__dict__}",
 ]
@@ -301,7 +301,7 @@ DANGEROUS_SCP = [
                                                                      st.none()), max_size=4).map(repr)))
 def test_scp_codes_strings_never_execute(tmp_path_factory, text):
     marker = tmp_path_factory.getbasetemp() / "scp_marker"
-    text = text.replace("{marker}", str(marker)) if "{marker}" in text else text
+    text = text.replace("{marker}", str(marker))
 
     def parse():
         codes = parse_scp_codes(text)
@@ -319,7 +319,7 @@ def test_dangerous_scp_codes_in_the_table_run_nothing(ptbxl, tmp_path, text):
     db_path = root / "ptbxl_database.csv"
     try:
         df = pd.read_csv(db_path, dtype=str)
-        df.loc[0, "scp_codes"] = text.format(marker=marker) if "{marker}" in text else text
+        df.loc[0, "scp_codes"] = text.replace("{marker}", str(marker))
         df.to_csv(db_path, index=False)
         with pytest.raises(RecordReadError, match="ecg_id 1.*scp_codes"):
             load_ptbxl(root, progress=False)
@@ -419,3 +419,69 @@ def test_mitbih_fuzzed_annotations_and_header(mitdb, data):
         guarded(f"MIT-BIH {kind.split()[0]}", load, ("'100'", "100 "))
     finally:
         _restore(files)
+
+
+# --------------------------------------------------------------------------------------------------
+# regressions found by the fuzzing above (each failed before its fix)
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fs_field", ["0", "0.0", "nan", "inf"])
+def test_header_with_an_unusable_sampling_rate_names_the_record(mitdb, cinc, fs_field):
+    folder, files = mitdb
+    hea = folder / "100.hea"
+    try:
+        hea.write_text(files[hea].decode().replace("100 2 360 3600", f"100 2 {fs_field} 3600", 1))
+        with pytest.raises(RecordReadError, match=r"'100'.*sampling rate"):
+            load_mitbih(folder, records=["100"], window_s=0.5)
+    finally:
+        _restore(files)
+    root, cfiles = cinc
+    hea = root / "A0001.hea"  # the FIRST record: it must not become the reference the good ones are blamed against
+    try:
+        hea.write_text(cfiles[hea].decode().replace("A0001 2 500 600", f"A0001 2 {fs_field} 600", 1))
+        with pytest.raises(RecordReadError, match=r"A0001.*sampling rate"):
+            load_cinc2020(root, n_timesteps=500, progress=False)
+        d = load_cinc2020(root, n_timesteps=500, progress=False, on_error="skip")
+        assert d.fs == 500 and d.meta["record"].tolist() == ["A0002", "A0003"]
+    finally:
+        _restore(cfiles)
+
+
+@pytest.mark.parametrize("dx", ["9" * 5000, "\u0661\u0662\u0663", "1" * 19])
+def test_dx_codes_that_are_not_snomed_ids_are_refused_with_the_record(dx):
+    with pytest.raises(RecordReadError, match="A0007.*numeric SNOMED-CT"):
+        parse_dx([f"Dx: 426783006,{dx}"], "A0007")
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xff\xfe\x00garbage", b'ecg_id,scp_codes\n1,"unterminated'])
+@pytest.mark.parametrize("which", ["ptbxl_database.csv", "scp_statements.csv"])
+def test_empty_or_garbled_tables_name_the_file(ptbxl, raw, which):
+    root, files = ptbxl
+    try:
+        (root / which).write_bytes(raw)
+        with pytest.raises(ValueError, match=which) as info:
+            load_ptbxl(root, progress=False)
+        assert type(info.value) is ValueError
+    finally:
+        _restore(files)
+
+
+@pytest.mark.parametrize("column, value, match", [("ecg_id", "", "integer ecg_id"), ("ecg_id", "abc", "integer ecg_id"),
+                                                  ("filename_lr", "", "filename_lr path")])
+def test_missing_ids_or_file_names_name_the_table(ptbxl, column, value, match):
+    root, files = ptbxl
+    db_path = root / "ptbxl_database.csv"
+    try:
+        df = pd.read_csv(db_path, dtype=str)
+        df.loc[1, column] = value
+        df.to_csv(db_path, index=False)
+        with pytest.raises(ValueError, match=f"{match}.*ptbxl_database.csv"):
+            load_ptbxl(root, progress=False)
+    finally:
+        _restore(files)
+
+
+@pytest.mark.parametrize("text", ["{'NORM': None}", "{'NORM': [1]}", "{'NORM': ''}", "{'NORM': 1j}", "{'NORM': 'x'}"])
+def test_scp_codes_with_non_numeric_likelihoods(text):
+    with pytest.raises(ValueError, match="scp_codes") as info:
+        parse_scp_codes(text)
+    assert type(info.value) is ValueError

@@ -123,7 +123,7 @@ def test_parameter_counts_for_12_leads_5_classes(built):
     # 2-D: torchvision's published counts (resnet18 11,689,512; mobilenet_v2 3,504,872; efficientnet_v2_s
     # 21,458,488), minus the 1000-class classifier, minus the stem's two missing input channels, plus the
     # paper head Linear(F,128)+Linear(128,5) -> exact match shows the block structure is the same.
-    head = lambda f: f * 128 + 128 + 128 * 5 + 5  # noqa: E731
+    head = lambda f: f * 128 + 128 + 128 * 5 + 5
     assert count_parameters(built("resnet18_2d", 12)) == 11_689_512 - 513_000 - 2 * 64 * 49 + head(512)
     assert count_parameters(built("mobilenetv2_2d", 12)) == 3_504_872 - 1_281_000 - 2 * 32 * 9 + head(1280)
     assert count_parameters(built("efficientnetv2s_2d", 12)) == 21_458_488 - 1_281_000 - 2 * 24 * 9 + head(1280)

@@ -150,6 +150,8 @@ def read_record(path: str | Path, on_error: str = "raise", skipped: SkipReport |
     else:
         if rec.p_signal is None or rec.p_signal.size == 0:
             err = RecordReadError(label, "record holds no signal samples")
+        elif not (isinstance(rec.fs, (int, float, np.number)) and np.isfinite(rec.fs) and rec.fs > 0):
+            err = RecordReadError(label, f"unusable sampling rate {rec.fs!r} Hz in the header")
         else:
             return rec
     handle_error(err, on_error, skipped)

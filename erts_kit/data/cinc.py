@@ -66,7 +66,7 @@ def parse_dx(comments: Sequence[str], record: str) -> list[int]:
         head, sep, rest = line.strip().lstrip("#").strip().partition(":")
         if sep and head.strip().lower() == "dx":
             codes = [c.strip() for c in rest.split(",") if c.strip()]
-            bad = [c for c in codes if not c.isdigit()]
+            bad = [c for c in codes if not (c.isascii() and c.isdigit() and len(c) <= 18)]  # SNOMED ids: <= 18 digits
             if bad or not codes:
                 raise RecordReadError(record, f"expected numeric SNOMED-CT codes on the '#Dx:' header line, "
                                               f"got {rest.strip()!r}")

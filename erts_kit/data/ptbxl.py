@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,11 +61,11 @@ def parse_scp_codes(text: str) -> dict[str, float]:
     """
     try:
         codes = ast.literal_eval(text) if isinstance(text, str) else None
-    except (ValueError, SyntaxError):
-        codes = None
-    if not isinstance(codes, dict):
-        raise ValueError(f"Expected scp_codes like \"{{'NORM': 100.0}}\", got {text!r}.")
-    return {str(k): float(v) for k, v in codes.items()}
+        if isinstance(codes, dict):
+            return {str(k): float(v) for k, v in codes.items()}
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass  # not a literal, or a likelihood that is not a number
+    raise ValueError(f"Expected scp_codes like \"{{'NORM': 100.0}}\", got {text!r}.")
 
 
 def paper_label(codes: Mapping[str, float], code_class: Mapping[str, str]) -> tuple[str, str | None]:
@@ -119,21 +120,38 @@ def _check_paths(root: Path, fs: int) -> None:
         raise FileNotFoundError(f"PTB-XL {fs} Hz records folder {rec_dir} not found. {_download_hint(root, fs)}")
 
 
+def _read_csv(path: Path, **kw: Any) -> pd.DataFrame:
+    """``pd.read_csv`` whose parse errors (empty file, garbled text, not UTF-8) name the file."""
+    try:
+        return pd.read_csv(path, **kw)
+    except ValueError as exc:  # EmptyDataError, ParserError, UnicodeDecodeError are ValueErrors
+        raise ValueError(f"Cannot read the PTB-XL table {path} ({type(exc).__name__}: {exc}): it is empty or "
+                         "not a CSV file. Re-download the database.") from None
+
+
 def _read_tables(root: Path, fs: int) -> tuple[pd.DataFrame, dict[str, str]]:
     _check_paths(root, fs)
     db_path, st_path = root / "ptbxl_database.csv", root / "scp_statements.csv"
-    db = pd.read_csv(db_path)
+    db = _read_csv(db_path)
     column = "filename_lr" if fs == 100 else "filename_hr"
     missing = [c for c in ("ecg_id", "scp_codes", "strat_fold", column) if c not in db.columns]
     if missing:
         raise ValueError(f"Expected columns {missing} in {db_path}, got {list(db.columns)}: "
                          f"is this PTB-XL's ptbxl_database.csv? {_download_hint(root, fs)}")
+    ids = pd.to_numeric(db["ecg_id"], errors="coerce")
+    bad_ids = db.loc[ids.isna() | (ids % 1 != 0), "ecg_id"].tolist()
+    if bad_ids:
+        raise ValueError(f"Expected integer ecg_id values in {db_path}, got {format_list(bad_ids)}.")
+    no_file = db.loc[~db[column].map(lambda v: isinstance(v, str) and bool(v.strip())), "ecg_id"].tolist()
+    if no_file:
+        raise ValueError(f"Expected a {column} path for every record in {db_path}, missing for ecg_id "
+                         f"{format_list(no_file)}.")
     folds = pd.to_numeric(db["strat_fold"], errors="coerce")
     bad = db.loc[~folds.isin(list(_SPLIT_OF_FOLD)), "ecg_id"].tolist()
     if bad:
         raise ValueError(f"Expected strat_fold in 1..10 in {db_path}, got other values for ecg_id "
                          f"{format_list(bad)}.")
-    stmts = pd.read_csv(st_path, index_col=0)
+    stmts = _read_csv(st_path, index_col=0)
     if "diagnostic_class" not in stmts.columns:
         raise ValueError(f"Expected a diagnostic_class column in {st_path}, got {list(stmts.columns)}.")
     code_class = {str(k): str(v) for k, v in stmts["diagnostic_class"].dropna().items()}

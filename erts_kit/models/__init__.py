@@ -34,4 +34,4 @@ Example:
 from erts_kit.models.base import ECGModel
 from erts_kit.models.registry import MODELS, build_model, count_parameters, list_models, model_info
 
-__all__ = ["ECGModel", "MODELS", "build_model", "count_parameters", "list_models", "model_info"]
+__all__ = ["MODELS", "ECGModel", "build_model", "count_parameters", "list_models", "model_info"]

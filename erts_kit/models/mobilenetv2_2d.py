@@ -43,7 +43,7 @@ class InvertedResidual(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int, expand_ratio: int) -> None:
         super().__init__()
-        hidden = int(round(c_in * expand_ratio))
+        hidden = c_in * expand_ratio
         self.use_residual = stride == 1 and c_in == c_out
         layers: list[nn.Module] = []
         if expand_ratio != 1:

@@ -18,6 +18,7 @@ written with nbformat, without outputs or execution counts, with a Python 3 kern
 Usage (from the repository root)::
 
     python notebooks/_src/build.py            # rebuild every notebook
+    python notebooks/_src/build.py 03_gradcam # rebuild only these (name or prefix)
     python notebooks/_src/build.py --check    # exit 1 if a committed notebook differs from its source
 """
 from __future__ import annotations
@@ -78,9 +79,12 @@ def render(src: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only compare, write nothing")
+    ap.add_argument("names", nargs="*", help="sources to build, by name or prefix (default: all)")
     args = ap.parse_args(argv)
     stale = []
     for src in sorted(SRC.glob("[0-9][0-9]_*.py")):
+        if args.names and not any(src.stem.startswith(n) for n in args.names):
+            continue
         dest = OUT / f"{src.stem}.ipynb"
         text = render(src)
         if args.check:
