@@ -68,9 +68,9 @@ def bench(name: str, batches: list, warmup: int, device: torch.device, seed: int
 
 
 def table(rows: list[dict], batch: int) -> str:
-    lines = [f"| model | params | Grad-CAM layer (output C x [H x] W for 12 x 1000) | s/step (median; min-max) "
-             f"| samples/s | s/epoch of {EPOCH_SAMPLES} (extrapolated = median step x {EPOCH_SAMPLES}/{batch}) |",
-             "|---|---:|---|---:|---:|---:|"]
+    header = ("| model | params | Grad-CAM layer (output C x [H x] W for 12 x 1000) | s/step (median; min-max) "
+              f"| samples/s | s/epoch of {EPOCH_SAMPLES} (extrapolated = median step x {EPOCH_SAMPLES}/{batch}) |")
+    lines = [header, "|---|---:|---|---:|---:|---:|"]
     for r in rows:
         shape = " x ".join(str(s) for s in r["cam_shape"])
         lines.append(f"| {r['model']} | {r['params']:,} | `{r['cam_layer']}` ({shape}) | {r['step_s']:.3f} "
@@ -99,15 +99,16 @@ def main() -> None:
     for name in args.models:
         rows.append(bench(name, batches, args.warmup, device, args.seed))
         print(f"{name}: {rows[-1]['step_s']:.3f} s/step", flush=True)
-    hw = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()})"
-    report = "\n".join([
-        f"Command: `python benchmarks/bench_models.py {' '.join(sys.argv[1:])}`",
-        f"Machine: {hw}, {platform.system()} {platform.release()}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread(s); 1-min load average at start {load:.1f}",
-        f"Input: batch {args.batch} of {source}, 12 x 1000; 5 classes; train mode, forward + CE + backward + "
-        f"AdamW(lr 3e-4, wd 0.01); seed {args.seed}; {args.warmup} warm-up steps untimed, {args.steps} timed steps "
-        f"per model. Seconds per epoch are extrapolated from the median step, not measured over an epoch.",
-        "", table(rows, args.batch), "", f"Total benchmark wall time: {time.perf_counter() - t0:.0f} s."])
+    cpu = f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()})"
+    hw = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu
+    machine = (f"Machine: {hw}, {platform.system()} {platform.release()}; torch {torch.__version__}, "
+               f"{torch.get_num_threads()} thread(s); 1-min load average at start {load:.1f}")
+    setup = (f"Input: batch {args.batch} of {source}, 12 x 1000; 5 classes; train mode, forward + CE + backward + "
+             f"AdamW(lr 3e-4, wd 0.01); seed {args.seed}; {args.warmup} warm-up steps untimed, {args.steps} timed "
+             "steps per model. Seconds per epoch are extrapolated from the median step, not measured over an epoch.")
+    report = "\n".join([f"Command: `python benchmarks/bench_models.py {' '.join(sys.argv[1:])}`", machine, setup,
+                        "", table(rows, args.batch), "",
+                        f"Total benchmark wall time: {time.perf_counter() - t0:.0f} s."])
     print("\n" + report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -229,9 +229,9 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
 # filter ground truth
 # --------------------------------------------------------------------------------------------------
 def _decision_names(dec: pd.Series) -> np.ndarray:
-    if isinstance(dec.dtype, pd.CategoricalDtype) or dec.dtype == object:
-        return dec.astype(str).str.upper().to_numpy()
-    return np.array([Decision(int(v)).name for v in dec.to_numpy()])
+    if pd.api.types.is_numeric_dtype(dec.dtype) and not isinstance(dec.dtype, pd.CategoricalDtype):
+        return np.array([Decision(int(v)).name for v in dec.to_numpy()], dtype=object)
+    return dec.astype(str).str.upper().to_numpy(dtype=object)
 
 
 def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def check_length(model: nn.Module, x: torch.Tensor, min_length: int) -> None:
 
 
 def init_conv_bn(module: nn.Module) -> None:
-    """torchvision-style init: Kaiming-normal (fan_out) convs, BN weight 1 / bias 0. Linear layers keep torch's default."""
+    """torchvision-style init: Kaiming-normal (fan_out) convs, BN weight 1 / bias 0; Linear keeps torch's default."""
     for m in module.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d)):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -77,7 +77,8 @@ class FusedMBConv(nn.Module):
         torch.Size([1, 16, 2, 5])
     """
 
-    def __init__(self, c_in: int, c_out: int, expand_ratio: int, kernel: int, stride: int, sd_prob: float = 0.0) -> None:
+    def __init__(self, c_in: int, c_out: int, expand_ratio: int, kernel: int, stride: int,
+                 sd_prob: float = 0.0) -> None:
         super().__init__()
         self.use_residual = stride == 1 and c_in == c_out
         hidden = c_in * expand_ratio
@@ -103,7 +104,8 @@ class MBConv(nn.Module):
         torch.Size([1, 8, 4, 10])
     """
 
-    def __init__(self, c_in: int, c_out: int, expand_ratio: int, kernel: int, stride: int, sd_prob: float = 0.0) -> None:
+    def __init__(self, c_in: int, c_out: int, expand_ratio: int, kernel: int, stride: int,
+                 sd_prob: float = 0.0) -> None:
         super().__init__()
         self.use_residual = stride == 1 and c_in == c_out
         hidden = c_in * expand_ratio

@@ -94,8 +94,8 @@ class Inception1d(ECGModel):
         # kernel sizes ks, ks/2, ks/4 made odd so "same" padding is exact: 40 -> 39, 19, 9
         kernels = tuple(k - 1 if k % 2 == 0 else k for k in (kernel_size, kernel_size // 2, kernel_size // 4))
         c_out = (len(kernels) + 1) * n_filters
-        self.blocks = nn.Sequential(*[InceptionBlock1d(self.n_leads if i == 0 else c_out, n_filters, kernels, bottleneck)
-                                      for i in range(n_blocks)])
+        c_ins = [self.n_leads] + [c_out] * (n_blocks - 1)
+        self.blocks = nn.Sequential(*[InceptionBlock1d(c, n_filters, kernels, bottleneck) for c in c_ins])
         self.head = fastai_head1d(c_out, self.n_classes, hidden=128, p=dropout)
         self.cam_layer_name = f"blocks.{n_blocks - 1}"
         init_conv_bn(self)

@@ -16,13 +16,8 @@ __all__ = ["evaluate", "check_compatible"]
 
 
 def _metrics(y_true: np.ndarray, prob: np.ndarray, class_names: list[str], multilabel: bool) -> dict[str, Any]:
-    try:
-        from .metrics import compute_metrics
-    except ImportError:  # metrics module not there yet: macro-F1 only
-        from sklearn.metrics import f1_score
-        pred = (prob >= 0.5).astype(int) if multilabel else prob.argmax(1)
-        labels = None if multilabel else list(range(len(class_names)))
-        return {"macro_f1": float(f1_score(y_true, pred, average="macro", labels=labels, zero_division=0))}
+    from ..metrics import compute_metrics
+
     return compute_metrics(y_true, prob, class_names, multilabel=multilabel)
 
 

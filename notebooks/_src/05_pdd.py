@@ -126,7 +126,7 @@ plt.grid(alpha=0.3)
 policy = make_policy(POLICY, warm_up=WARM_UP, start_revision=START_REVISION, seed=SEED)
 schedules = {f"{POLICY} (this run)": policy, "dbpd, paper, revision at 20": paper_policy("dbpd", start_revision=20),
              "xai_dbpd, paper": paper_policy("xai_dbpd")}
-pd.DataFrame({name: [p.stage(e) for e in range(max(EPOCHS, 24))] for name, p in schedules.items()}).T
+pd.DataFrame({name: [p.stage(e) for e in range(max(EPOCHS, 24))] for name, p in schedules.items()}).rename_axis("epoch")
 
 # %% [markdown]
 # # Part 2 — a run, and its cost ledger
@@ -181,9 +181,9 @@ ledger_table.plot(x="epoch", y=["ee", "compute_epochs"], kind="bar", ax=ax0, rot
                   title=f"{POLICY}: cost of each epoch (full-data epoch = 1)")
 ax0.axhline(1 / 3, color="k", linestyle="--", linewidth=1, label="scoring floor 1/3")
 ax0.legend(["scoring floor 1/3", "EE (published)", "compute-equivalent"], fontsize=8)
-for name, r in runs.items():
-    r.history.plot(x="epoch", y="effective_epochs", ax=ax1, marker="o", label=f"{name}: EE")
-    r.history.plot(x="epoch", y="compute_equivalent_epochs", ax=ax1, marker="x", linestyle="--",
+for colour, (name, r) in zip(["C0", "C3"], runs.items()):
+    r.history.plot(x="epoch", y="effective_epochs", ax=ax1, marker="o", color=colour, label=f"{name}: EE")
+    r.history.plot(x="epoch", y="compute_equivalent_epochs", ax=ax1, marker="x", linestyle="--", color=colour,
                    label=f"{name}: compute-eq.")
 ax1.set_title("cumulative cost"); ax1.set_ylabel("epochs"); ax1.grid(alpha=0.3)
 
@@ -196,7 +196,7 @@ ax1.set_title("cumulative cost"); ax1.set_ylabel("epochs"); ax1.grid(alpha=0.3)
 time_cols = [c for c in ledger_table.columns if c.startswith("time_")]
 ax = ledger_table.set_index("epoch")[time_cols].rename(columns=lambda c: c[5:]).plot.bar(
     stacked=True, figsize=(7, 3), rot=0, title=f"{POLICY}: seconds per phase")
-ax.set_ylabel("seconds")
+ax.set_ylabel("seconds");
 
 # %% [markdown]
 # ## The floor, measured
