@@ -96,6 +96,7 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
     g.add_argument("--lr-gamma", type=float, default=0.98, help="StepLR decay per epoch")
     g.add_argument("--loss", default="ce", help="loss: ce, cb_ce (class-balanced) or bce (multi-label)")
+    g.add_argument("--cb-beta", type=float, default=0.9999, help="cb_ce: beta of the effective number of samples")
     g.add_argument("--full-loss", default="same",
                    help="loss of the full-data baseline; 'same' = --loss (the paper used ce with cb_ce elsewhere)")
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
@@ -228,7 +229,7 @@ def _experiment_config(s: dict[str, Any]):
     data_kwargs = {k: s[k] for k in _SYNTHETIC_KEYS} if s["dataset"] == "synthetic" else {}
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
-    keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "device", "tau", "phi", "gamma",
+    keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
             "warm_up", "cam_start", "start_revision", "focus", "data_dir")
     return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs})
 

@@ -317,10 +317,8 @@ def filter_table(stats: Mapping[str, Any]) -> pd.DataFrame:
     """The ``by_kind`` part of :func:`filter_precision_recall` as a table (one row per kind).
 
     Example:
-        >>> filter_table({"by_kind": {"clean": {"n_candidates": 4, "n_dropped": 1, "drop_rate": 0.25}}})
-                n_candidates  n_dropped  drop_rate
-        kind                                      
-        clean              4          1       0.25
+        >>> filter_table({"by_kind": {"clean": {"n_candidates": 4, "n_dropped": 1, "drop_rate": 0.25}}}).to_dict("index")
+        {'clean': {'n_candidates': 4, 'n_dropped': 1, 'drop_rate': 0.25}}
     """
     out = pd.DataFrame.from_dict(dict(stats.get("by_kind") or {}), orient="index",
                                  columns=["n_candidates", "n_dropped", "drop_rate"])

@@ -36,8 +36,15 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-__all__ = ["run_notebooks", "NotebookFailures", "find_notebooks", "load_parameters", "split_parameters",
-           "notebook_errors", "main"]
+__all__ = [
+    "NotebookFailures",
+    "find_notebooks",
+    "load_parameters",
+    "main",
+    "notebook_errors",
+    "run_notebooks",
+    "split_parameters",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +152,7 @@ def load_parameters(parameters: dict[str, Any] | str | Path | None) -> dict[str,
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise ValueError(f"Expected a mapping of parameters in {path}, got {type(loaded).__name__}.")
+        raise TypeError(f"Expected a mapping of parameters in {path}, got {type(loaded).__name__}.")
     return loaded
 
 

@@ -18,9 +18,11 @@ Example:
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS", "published_results"]
+__all__ = ["BACKBONE_MODELS", "COMPARE_COLUMNS", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS", "compare_with_published",
+           "published_results"]
 
 ERTS_CITATION = ("Dangeti, Gu, Weng, Gowda. Using Explainability as a Training-Time Reliability Signal for "
                  "Efficient ECG Classification. arXiv 2606.12252, 2026.")
@@ -74,3 +76,75 @@ def published_results(wide: bool = False) -> pd.DataFrame:
                          "ee_saving": 1.0 - ee / pe}
                         for d, b, pf, pe, ef, ee in PUBLISHED_RESULTS])
     return out.set_index(["dataset", "backbone"])
+
+
+_PDD_POLICIES = ("dbpd", "smrd", "srd")
+_ERTS_POLICIES = ("xai_dbpd", "xai_smrd", "xai_srd")
+#: columns of :func:`compare_with_published`.
+COMPARE_COLUMNS = ["source", "dataset", "backbone", "pdd_policy", "pdd_macro_f1", "erts_policy", "erts_macro_f1",
+                   "delta_macro_f1", "pdd_ee", "erts_ee", "ee_saving", "pdd_compute_epochs", "erts_compute_epochs",
+                   "compute_saving", "n_seeds"]
+
+
+def _best(group: pd.DataFrame, names: tuple[str, ...]) -> pd.Series | None:
+    """The row of the policy (among ``names``) with the highest mean macro-F1, or None if none ran."""
+    rows = group[group["policy"].isin(names)]
+    return None if rows.empty else rows.loc[rows["macro_f1_mean"].idxmax()]
+
+
+def compare_with_published(results_df: pd.DataFrame) -> pd.DataFrame:
+    """Put a grid's results next to the paper's table, in the paper's form: best PDD variant vs best ERTS variant.
+
+    For each (dataset, model) of ``results_df``, "best" is the variant with the highest mean test
+    macro-F1 over seeds, among ``dbpd, smrd, srd`` (PDD) and among ``xai_dbpd, xai_smrd, xai_srd``
+    (ERTS), as the paper reports its best PDD variant. Our rows also carry compute-equivalent epochs
+    (scoring and Grad-CAM passes counted), which the paper does not publish (NaN in its rows).
+
+    Args:
+        results_df: :func:`erts_kit.experiments.run_grid`'s table (columns ``dataset, model, policy,
+            seed, macro_f1, effective_epochs, compute_equivalent_epochs``), one or several grids concatenated.
+
+    Returns:
+        DataFrame with :data:`COMPARE_COLUMNS`: the published rows (``source == "published"``) then ours
+        (``source == "this run"``); ``ee_saving = 1 - erts_ee / pdd_ee`` and ``compute_saving`` likewise.
+        A (dataset, model) without a PDD or an ERTS run is left out.
+
+    Raises:
+        ValueError: a required column is missing.
+
+    Example:
+        >>> df = pd.DataFrame({"dataset": "synthetic", "model": "small_cnn",
+        ...                    "policy": ["dbpd", "srd", "xai_dbpd"], "seed": 42, "macro_f1": [0.6, 0.5, 0.7],
+        ...                    "effective_epochs": [20.0, 25.0, 16.0], "compute_equivalent_epochs": [26.0, 25.0, 24.0]})
+        >>> row = compare_with_published(df).iloc[-1]
+        >>> row["pdd_policy"], row["erts_policy"], round(float(row["delta_macro_f1"]), 3), round(float(row["ee_saving"]), 3)
+        ('dbpd', 'xai_dbpd', 0.1, 0.2)
+    """
+    from .experiments import summarise
+
+    need = ["dataset", "model", "policy", "seed", "macro_f1", "effective_epochs", "compute_equivalent_epochs"]
+    missing = [c for c in need if c not in getattr(results_df, "columns", [])]
+    if missing:
+        raise ValueError(f"Expected run_grid's results table with columns {need}, missing {missing}.")
+    published = published_results(wide=True).reset_index()
+    rows = [{"source": "published", "dataset": r.dataset, "backbone": r.backbone, "pdd_policy": "best PDD",
+             "pdd_macro_f1": r.pdd_macro_f1, "erts_policy": "ERTS", "erts_macro_f1": r.erts_macro_f1,
+             "delta_macro_f1": r.delta_macro_f1, "pdd_ee": r.pdd_ee, "erts_ee": r.erts_ee,
+             "ee_saving": r.ee_saving, "pdd_compute_epochs": np.nan, "erts_compute_epochs": np.nan,
+             "compute_saving": np.nan, "n_seeds": np.nan} for r in published.itertuples()]
+    summary = summarise(results_df)
+    for (dataset, model), group in summary.groupby(["dataset", "model"], sort=False):
+        pdd, erts = _best(group, _PDD_POLICIES), _best(group, _ERTS_POLICIES)
+        if pdd is None or erts is None:
+            continue
+        rows.append({"source": "this run", "dataset": dataset, "backbone": model, "pdd_policy": pdd["policy"],
+                     "pdd_macro_f1": pdd["macro_f1_mean"], "erts_policy": erts["policy"],
+                     "erts_macro_f1": erts["macro_f1_mean"],
+                     "delta_macro_f1": erts["macro_f1_mean"] - pdd["macro_f1_mean"],
+                     "pdd_ee": pdd["effective_epochs_mean"], "erts_ee": erts["effective_epochs_mean"],
+                     "ee_saving": 1.0 - erts["effective_epochs_mean"] / pdd["effective_epochs_mean"],
+                     "pdd_compute_epochs": pdd["compute_equivalent_epochs_mean"],
+                     "erts_compute_epochs": erts["compute_equivalent_epochs_mean"],
+                     "compute_saving": 1.0 - erts["compute_equivalent_epochs_mean"] / pdd["compute_equivalent_epochs_mean"],
+                     "n_seeds": int(min(pdd["n_seeds"], erts["n_seeds"]))})
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)

@@ -1,7 +1,8 @@
 """A real browser: JupyterLab renders an erts_kit explorer, a slider moves, the Output updates.
 
 Headless Debian Chromium driven by Playwright (no browser download). Uses ``notebooks/07_*.ipynb``
-when it exists, else the fixture ``tests/nb_fixtures/05_widgets_demo.ipynb``. Skipped only when
+when it exists, else the fixture ``tests/nb_fixtures/05_widgets_demo.ipynb``, with ``SMOKE=True``
+injected by papermill (prepare only); JupyterLab's Run > Run All Cells executes it. Skipped only when
 chromium or the playwright package is missing (CI installs both: ``apt-get install -y chromium``,
 ``pip install playwright``).
 """
@@ -20,7 +21,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from _nbutil import FIXTURE_DIR, NOTEBOOK_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,17 +54,26 @@ def jupyterlab(tmp_path):
     """JupyterLab on 127.0.0.1 with a random token, serving a tmp folder holding the widget notebook."""
     root = tmp_path / "root"
     root.mkdir()
-    nb = shutil.copy(_widget_notebook(), root)
-    port, token = _free_port(), secrets.token_hex(16)
+    import papermill
+
+    src = _widget_notebook()
+    nb = root / src.name      # SMOKE=True injected after the parameters cell, nothing executed
+    papermill.execute_notebook(str(src), str(nb), parameters={"SMOKE": True}, prepare_only=True, progress_bar=False)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    log = open(tmp_path / "jupyterlab.log", "w")
+    with open(tmp_path / "jupyterlab.log", "w") as log:
+        yield from _serve(root, nb.name, env, log, tmp_path)
+
+
+def _serve(root, name, env, log, tmp_path):
+    """Start JupyterLab, wait until it answers, yield the notebook URL, stop it."""
+    port, token = _free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--ip", "127.0.0.1", "--port", str(port), "--no-browser",
          f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
          "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly", *(["--allow-root"] if os.geteuid() == 0 else [])],
+         "--LabApp.extension_manager=readonly", *(["--allow-root"] if getattr(os, "geteuid", lambda: 1)() == 0 else [])],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -79,7 +88,7 @@ def jupyterlab(tmp_path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
             time.sleep(0.3)
-        yield f"{base}/lab/tree/{Path(nb).name}?token={token}"
+        yield f"{base}/lab/tree/{name}?token={token}"
     finally:
         proc.terminate()
         try:
@@ -87,7 +96,6 @@ def jupyterlab(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 def _outputs_text(page) -> str:
@@ -119,18 +127,21 @@ def _drive(page, url: str) -> None:
     """Open the notebook, Run > Run All Cells, move a slider with the keyboard, see the Output change."""
     page.goto(url)
     page.locator(".jp-Notebook").wait_for(timeout=30_000)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=30_000)
+    # The status bar reads "No Kernel | Initializing", then "Python 3 (ipykernel) | Idle" once connected.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+        ".some(e => /\\| Idle$/.test(e.innerText.trim()) && !e.innerText.startsWith('No Kernel'))", timeout=60_000)
     # Run > Run All Cells
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator(".lm-Menu-item", has_text=re.compile(r"^Run All Cells")).first.click()
     # JupyterLab may ask which kernel to use (a race between opening and running): accept its choice.
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     slider, accept = page.locator(".widget-slider").first, page.locator(".jp-Dialog .jp-mod-accept")
     while not slider.is_visible():
         if accept.is_visible():
             accept.click()
         if time.monotonic() > deadline:
-            raise AssertionError("no .widget-slider rendered within 90 s of Run All Cells")
+            raise AssertionError("no .widget-slider rendered within 120 s of Run All Cells")
         page.wait_for_timeout(250)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.trim().length > 0)",

@@ -10,11 +10,18 @@ import json
 
 import nbformat
 import pytest
-
-from erts_kit.notebooks import (CHECK_CELL_TAG, NotebookFailures, find_notebooks, load_parameters, main,
-                                notebook_errors, run_notebooks, split_parameters)
-
 from _nbutil import FIXTURE_DIR
+
+from erts_kit.notebooks import (
+    CHECK_CELL_TAG,
+    NotebookFailures,
+    find_notebooks,
+    load_parameters,
+    main,
+    notebook_errors,
+    run_notebooks,
+    split_parameters,
+)
 
 pytestmark = pytest.mark.notebook
 FAILING = [FIXTURE_DIR / f"{n}.ipynb" for n in ("01_good", "02_failing", "03_widget_error", "04_interact_error")]
@@ -95,7 +102,7 @@ def test_load_parameters_from_files(tmp_path):
     assert load_parameters(str(tmp_path / "p.yml")) == {"SEED": 4}
     with pytest.raises(ValueError, match="ending in .yaml, .yml or .json"):
         load_parameters(tmp_path / "p.txt")
-    with pytest.raises(ValueError, match="Expected a mapping"):
+    with pytest.raises(TypeError, match="Expected a mapping"):
         load_parameters(tmp_path / "list.yaml")
     with pytest.raises(FileNotFoundError):
         load_parameters(tmp_path / "missing.yaml")

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from erts_kit.models import list_models
-from erts_kit.paper import BACKBONE_MODELS, PUBLISHED_RESULTS, published_results
+from erts_kit.paper import (BACKBONE_MODELS, COMPARE_COLUMNS, PUBLISHED_RESULTS, compare_with_published,
+                            published_results)
 
 
 def test_long_table_holds_every_published_number():
@@ -44,3 +45,34 @@ def test_wide_must_be_a_bool():
     with pytest.raises(TypeError, match="Expected wide to be True or False, got 'yes'"):
         published_results(wide="yes")
     assert isinstance(published_results(wide=False), pd.DataFrame)
+
+
+def _grid(**over):
+    """A hand-made run_grid table: two seeds of dbpd/smrd/xai_dbpd/xai_srd on one (dataset, model), plus full."""
+    rows = []
+    for policy, f1, ee, ce in (("full", 0.70, 30.0, 30.0), ("dbpd", 0.60, 20.0, 26.0), ("smrd", 0.64, 20.0, 26.0),
+                               ("xai_dbpd", 0.66, 15.0, 24.0), ("xai_srd", 0.50, 18.0, 21.0)):
+        for seed, shift in ((1, -0.01), (2, 0.01)):
+            rows.append({"dataset": "synthetic", "model": "small_cnn", "policy": policy, "seed": seed,
+                         "macro_f1": f1 + shift, "effective_epochs": ee, "compute_equivalent_epochs": ce})
+    return pd.DataFrame(rows).assign(**over)
+
+
+def test_compare_picks_the_best_variant_of_each_family():
+    out = compare_with_published(_grid())
+    assert list(out.columns) == COMPARE_COLUMNS
+    assert (out["source"] == "published").sum() == 5
+    ours = out[out["source"] == "this run"].iloc[0]
+    assert (ours["pdd_policy"], ours["erts_policy"], ours["n_seeds"]) == ("smrd", "xai_dbpd", 2)
+    assert ours["delta_macro_f1"] == pytest.approx(0.66 - 0.64)
+    assert ours["ee_saving"] == pytest.approx(1 - 15 / 20)            # 0.25
+    assert ours["compute_saving"] == pytest.approx(1 - 24 / 26)
+    published = out[out["source"] == "published"]
+    assert published["pdd_compute_epochs"].isna().all()               # the paper publishes no compute cost
+
+
+def test_compare_skips_groups_without_both_families_and_checks_columns():
+    only_pdd = _grid()[lambda d: ~d["policy"].str.startswith("xai_")]
+    assert (compare_with_published(only_pdd)["source"] == "this run").sum() == 0
+    with pytest.raises(ValueError, match=r"missing \['compute_equivalent_epochs'\]"):
+        compare_with_published(_grid().drop(columns="compute_equivalent_epochs"))

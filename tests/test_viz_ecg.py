@@ -39,7 +39,8 @@ def test_plot_ecg_one_lead_with_cam_and_mask(rec):
     assert len(ax.lines) == 1 and np.allclose(ax.lines[0].get_ydata(), rec.signals[1, 1], atol=1e-6)
     assert len(ax.images) == 1                                  # the Grad-CAM band
     assert ax.images[0].get_array().shape == (1, 1000)
-    assert len(ax.collections) == 1                             # the evidence shading
+    shading = [c for c in ax.collections if c.get_label() == "evidence"]
+    assert len(shading) == 1                                    # the evidence shading
     lo, hi = ax.get_ylim()
     assert lo <= rec.signals[1, 1].min() and hi >= rec.signals[1, 1].max()
     assert (hi - lo) % 0.5 == 0                                 # whole 0.5 mV squares

@@ -13,10 +13,23 @@ from erts_kit.data.dataset import ECGData
 from erts_kit.models.base import ECGModel
 from erts_kit.selection.base import Decision
 from erts_kit.selection.log import SelectionLog
-from erts_kit.viz._callbacks import (ERROR_MARKER, WidgetCallbackError, clear_widget_errors, guarded,
-                                     raise_widget_errors, widget_errors)
-from erts_kit.viz.widgets import (describe_sample, kept_vs_dropped_explorer, pick_pair, render_pair,
-                                  render_threshold, threshold_explorer, would_keep_counts)
+from erts_kit.viz._callbacks import (
+    ERROR_MARKER,
+    WidgetCallbackError,
+    clear_widget_errors,
+    guarded,
+    raise_widget_errors,
+    widget_errors,
+)
+from erts_kit.viz.widgets import (
+    describe_sample,
+    kept_vs_dropped_explorer,
+    pick_pair,
+    render_pair,
+    render_threshold,
+    threshold_explorer,
+    would_keep_counts,
+)
 
 matplotlib.use("Agg")
 NAN = float("nan")
@@ -218,10 +231,9 @@ def test_threshold_explorer_defaults_to_the_last_epoch_with_focus_and_recomputes
 def test_explorers_render_into_their_output_widgets_in_a_real_kernel(tmp_path):
     """The demo fixture notebook, through the runner: callbacks print into the Output widgets' state."""
     import nbformat
+    from _nbutil import FIXTURE_DIR
 
     from erts_kit.notebooks import run_notebooks
-
-    from _nbutil import FIXTURE_DIR
 
     res = run_notebooks(FIXTURE_DIR / "05_widgets_demo.ipynb", output_dir=tmp_path, progress=False)
     assert res["status"].tolist() == ["ok"]

@@ -143,6 +143,13 @@ def _from_records_file(name: str, text: str, fs: int, records: set[str] | None) 
     return files
 
 
+def _drop_link(path: Path) -> Path:
+    """Remove a symlink planted where the downloader writes, so nothing is written through it."""
+    if path.is_symlink():
+        path.unlink()
+    return path
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -169,11 +176,14 @@ class _Fetcher:
         if r.status_code == 404:
             return None
         r.raise_for_status()
-        return r.content.decode("utf-8")
+        try:
+            return r.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{url} is not UTF-8 text ({exc}): is base_url a PhysioNet files URL?") from None
 
     def file(self, url: str, target: Path, expected: str | None) -> str:
         """Download ``url`` to ``target`` via ``target.part``; return the SHA-256 of what was written."""
-        part = target.with_name(target.name + ".part")
+        part = _drop_link(target.with_name(target.name + ".part"))
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         with self.session().get(url, headers=headers, stream=True, timeout=self.timeout) as r:
@@ -210,7 +220,7 @@ def _load_ledger(dest: Path) -> dict[str, dict]:
 
 
 def _save_ledger(dest: Path, ledger: dict[str, dict]) -> None:
-    tmp = dest / (LEDGER + ".part")
+    tmp = _drop_link(dest / (LEDGER + ".part"))
     tmp.write_text(json.dumps(ledger, indent=0, sort_keys=True))
     os.replace(tmp, dest / LEDGER)
 
@@ -297,7 +307,7 @@ def download_database(name: str, dest: str | Path, fs: int = 100, *, base_url: s
     if sums_text is not None:
         sums = _parse_sums(sums_text)
         files = sorted(rel for rel in sums if _wanted(name, rel, fs, wanted_recs))
-        (dest / "SHA256SUMS.txt").write_text(sums_text)
+        _drop_link(dest / "SHA256SUMS.txt").write_text(sums_text)
     elif records_text is not None:
         warnings.warn(f"{db_url} publishes no SHA256SUMS.txt: files are downloaded without verification.",
                       stacklevel=2)

@@ -180,5 +180,6 @@ def plot_separation(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylim(0, 1)
     ax.set_ylabel("AUROC (clean > corrupted)")
     ax.set_xlabel("")
-    ax.legend([" / ".join(map(str, c)) for c in wide.columns], fontsize="small", title="checkpoint / contrast")
+    ax.legend(ax.containers, [" / ".join(map(str, c)) for c in wide.columns], fontsize="small",
+              title="checkpoint / contrast")
     return ax

@@ -30,8 +30,16 @@ from ..selection.base import KEPT_DECISIONS, Decision
 from ._callbacks import guarded
 from .ecg import plot_ecg
 
-__all__ = ["kept_vs_dropped_explorer", "threshold_explorer", "pick_pair", "describe_sample", "render_pair",
-           "would_keep_counts", "render_threshold", "Explorer"]
+__all__ = [
+    "Explorer",
+    "describe_sample",
+    "kept_vs_dropped_explorer",
+    "pick_pair",
+    "render_pair",
+    "render_threshold",
+    "threshold_explorer",
+    "would_keep_counts",
+]
 
 _LOG_COLUMNS = ("epoch", "index", "p_true", "focus", "combined", "decision")
 _KEPT_NAMES = tuple(d.name for d in KEPT_DECISIONS)
@@ -457,7 +465,7 @@ def threshold_explorer(log_df: pd.DataFrame, data: ECGData, epoch: int | None = 
     if epoch is None:
         epoch = with_focus[-1] if with_focus else epochs[-1]
     check_choice("epoch", epoch, epochs)
-    slider = dict(continuous_update=False, readout_format=".2f")
+    slider = {"continuous_update": False, "readout_format": ".2f"}
     controls: dict[str, ipywidgets.Widget] = {
         "epoch": ipywidgets.SelectionSlider(options=epochs, value=epoch, description="epoch",
                                             continuous_update=False),

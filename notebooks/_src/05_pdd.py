@@ -41,18 +41,20 @@ GAMMA = 0.99           # SRD: keep int(GAMMA ** epoch * batch size) random sampl
 WARM_UP = None         # epochs on every sample first; None: 1 in smoke mode, 5 (the paper's) otherwise
 START_REVISION = None  # from this epoch on, every sample again ("revision"); None: no revision
 N_SAMPLES = None       # synthetic records; None: 150 in smoke mode, 2000 otherwise
+DURATION_S = None      # synthetic record length; None: 5 s in smoke mode, 10 s (the PTB-XL shape) otherwise
 LABEL_FLIP_RATE = 0.1  # synthetic: share of training labels replaced by another class
 ARTIFACT_RATE = 0.1    # synthetic: share of training records given one heavy artefact
 
 # %% [markdown]
 # ## Cost knobs
-# Sizes that follow `SMOKE` unless you set them yourself. Smoke mode scales the schedule down (1 warm-up
+# Sizes that follow `SMOKE` unless you set them yourself. Smoke mode uses 5 s records and scales the schedule down (1 warm-up
 # epoch, 3 epochs), so its numbers illustrate the mechanics, not the paper's 100-epoch runs.
 
 # %%
 EPOCHS = (3 if SMOKE else 30) if EPOCHS is None else EPOCHS
 WARM_UP = (1 if SMOKE else 5) if WARM_UP is None else WARM_UP
 N_SAMPLES = (150 if SMOKE else 2000) if N_SAMPLES is None else N_SAMPLES
+DURATION_S = (5.0 if SMOKE else 10.0) if DURATION_S is None else DURATION_S
 
 # %% [markdown]
 # ## Check the parameters
@@ -136,7 +138,8 @@ pd.DataFrame({name: [p.stage(e) for e in range(max(EPOCHS, 24))] for name, p in 
 # `data.meta`), z-scored per record and lead like the real databases.
 
 # %%
-SYNTHETIC_OPTIONS = dict(n_samples=N_SAMPLES, seed=SEED, label_flip_rate=LABEL_FLIP_RATE, artifact_rate=ARTIFACT_RATE)
+SYNTHETIC_OPTIONS = dict(n_samples=N_SAMPLES, duration_s=DURATION_S, seed=SEED, label_flip_rate=LABEL_FLIP_RATE,
+                         artifact_rate=ARTIFACT_RATE)
 data = load_dataset(DATASET, data_dir=DATA_DIR or None, **(SYNTHETIC_OPTIONS if DATASET == "synthetic" else {}))
 n_train = len(data.splits["train"])
 print(data.describe())

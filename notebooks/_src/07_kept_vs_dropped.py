@@ -1,0 +1,204 @@
+# %% [markdown]
+# # 07 · Kept vs dropped: exploring a run's selection log interactively
+#
+# **What you will learn**
+# - how to read a run's selection log: for every epoch and every training sample, `p_true`, `focus`, `combined`
+#   and the decision (WARMUP, KEPT, DROPPED_CONFIDENT, DROPPED_LOW_FOCUS, RESCUED, ...);
+# - with the **kept-vs-dropped explorer**, to put a kept sample and a dropped one side by side, with their Grad-CAM
+#   map, their scores and — on the synthetic set — whether the sample was corrupted;
+# - with the **threshold explorer**, to see how many samples per class DBPD + the ERTS filter would keep at other
+#   `tau` / `phi` values, recomputed from the logged scores without retraining;
+# - why a notebook with widgets must check its callbacks: ipywidgets hides their exceptions.
+#
+# *Papers:* ERTS — Dangeti, Gu, Weng, Gowda, "Using Explainability as a Training-Time Reliability
+# Signal for Efficient ECG Classification", arXiv 2606.12252 (2026). PDD — Progressive Data Dropout,
+# arXiv 2505.22342 (NeurIPS 2025).
+
+# %% [markdown]
+# ## Setup
+# On Colab this installs the kit; anywhere else it does nothing.
+
+# %%
+import sys
+if "google.colab" in sys.modules:
+    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+
+# %% [markdown]
+# ## Parameters
+# Change them here or with `papermill -p NAME value`; `SMOKE = True` makes a tiny, fast run.
+
+# %% tags=["parameters"]
+SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
+SEED = 42
+DATASET = "synthetic"  # or "ptbxl", "cinc", "mitbih" (with DATA_DIR, or the default data/<name> folder)
+DATA_DIR = ""          # folder of a downloaded database; "" = the default folder
+MODEL = "small_cnn"    # any name of erts_kit.models.list_models()
+POLICY = "xai_dbpd"    # the policy of the short training run (an ERTS one logs focus scores)
+EPOCHS = None          # None: 3 in smoke mode, 12 otherwise
+DEVICE = "auto"        # "auto" takes CUDA, then Apple MPS, then the CPU
+TAU = 0.3              # DBPD threshold of the run (the threshold explorer starts from it)
+PHI = 0.7              # ERTS kept fraction of the run (idem)
+WARM_UP = None         # None: 1 in smoke mode, 5 otherwise
+CAM_START = None       # None: 1 in smoke mode, 3 otherwise
+RUN_DIR = ""           # a finished run folder (selection_log.npz + best.pt, e.g. from run_grid) to load instead of training
+LEAD = 1               # lead drawn by the explorer (1 = lead II of a 12-lead record)
+N_SAMPLES = None       # synthetic records; None: 150 in smoke mode, 1000 otherwise
+DURATION_S = None      # synthetic record length; None: 5 s in smoke mode, 10 s otherwise
+LABEL_FLIP_RATE = 0.1  # synthetic: share of training labels replaced by another class
+ARTIFACT_RATE = 0.1    # synthetic: share of training records given one heavy artefact
+
+# %% [markdown]
+# ## Cost knobs
+# Sizes that follow `SMOKE` unless you set them yourself. Smoke mode uses 5 s records and scales the schedule down
+# (warm-up 1, filter from epoch 2, 3 epochs): the run is only there to fill the log.
+
+# %%
+EPOCHS = (3 if SMOKE else 12) if EPOCHS is None else EPOCHS
+WARM_UP = (1 if SMOKE else 5) if WARM_UP is None else WARM_UP
+CAM_START = (1 if SMOKE else 3) if CAM_START is None else CAM_START
+N_SAMPLES = (150 if SMOKE else 1000) if N_SAMPLES is None else N_SAMPLES
+DURATION_S = (5.0 if SMOKE else 10.0) if DURATION_S is None else DURATION_S
+
+# %% [markdown]
+# ## Check the parameters
+# A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and
+# picks the device (a GPU when there is one: the line below says which).
+
+# %%
+import erts_kit.params
+
+P = erts_kit.params.check_params(globals(), notebook="07_kept_vs_dropped")
+
+# %% [markdown]
+# ## Imports
+# The explorers live in `erts_kit.viz.widgets`; their callbacks are guarded by `erts_kit.viz._callbacks`.
+
+# %%
+%matplotlib inline
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
+
+from erts_kit.data import load_dataset
+from erts_kit.experiments import build_policy
+from erts_kit.models import build_model
+from erts_kit.selection import SelectionLog
+from erts_kit.train import TrainConfig, load_checkpoint, train
+from erts_kit.viz._callbacks import raise_widget_errors
+from erts_kit.viz.widgets import (kept_vs_dropped_explorer, pick_pair, render_pair, threshold_explorer,
+                                  would_keep_counts)
+
+# %% [markdown]
+# ## Data
+# The run's dataset: the log's indices refer to it (with `RUN_DIR`, load the same data the run used).
+
+# %%
+SYNTHETIC_OPTIONS = dict(n_samples=N_SAMPLES, duration_s=DURATION_S, seed=SEED, label_flip_rate=LABEL_FLIP_RATE,
+                         artifact_rate=ARTIFACT_RATE)
+data = load_dataset(DATASET, data_dir=DATA_DIR or None, **(SYNTHETIC_OPTIONS if DATASET == "synthetic" else {}))
+print(data.describe())
+
+# %% [markdown]
+# ## A short run (or a finished one)
+# Without `RUN_DIR` we train `POLICY` briefly; with it we load its selection log and best weights.
+
+# %%
+model = build_model(MODEL, data.n_leads, data.n_classes)
+if RUN_DIR:
+    log = SelectionLog.load(Path(RUN_DIR) / "selection_log.npz")
+    model.load_state_dict(load_checkpoint(Path(RUN_DIR) / "best.pt")["model"])
+else:
+    policy = build_policy(POLICY, dict(tau=TAU, phi=PHI, warm_up=WARM_UP, cam_start=CAM_START), seed=SEED)
+    result = train(model, data, policy, TrainConfig(epochs=EPOCHS, seed=SEED, device=DEVICE), progress=not SMOKE)
+    log, model = result.selection_log, result.model
+log_df = log.to_dataframe()
+log
+
+# %% [markdown]
+# ## The log, summarised
+# Per epoch: samples seen, kept, each decision's count, mean `p_true` and mean `focus` (NaN where not computed).
+
+# %%
+log.summary().round(3)
+
+# %% [markdown]
+# ## The kept-vs-dropped explorer
+# Pick an epoch, a class and a decision: left a kept sample, right a dropped one, each with its Grad-CAM map
+# (for its given label) under the trace, the evidence mask shaded, scores and corruption in the title.
+
+# %%
+kvd = kept_vs_dropped_explorer(log_df, data, model=model, lead=LEAD, seed=SEED)
+display(kvd)
+
+# %% [markdown]
+# ## Driving it from code
+# Setting a control's value runs the same callback a click would: here the last epoch with dropped-for-low-focus
+# samples (if any), showing one of them on the right.
+
+# %%
+low_focus_epochs = sorted(log_df.loc[log_df["decision"] == "DROPPED_LOW_FOCUS", "epoch"].unique())
+if low_focus_epochs:
+    kvd.controls["epoch"].value = int(low_focus_epochs[-1])
+    kvd.controls["decision"].value = "DROPPED_LOW_FOCUS"
+
+# %% [markdown]
+# ## The same view as a static figure
+# For printed or exported copies, where widgets do not render: the functions behind the explorer, called directly.
+
+# %%
+epoch = int(kvd.controls["epoch"].value)
+kept_idx, dropped_idx = pick_pair(log_df, data, epoch, decision=kvd.controls["decision"].value, seed=SEED)
+render_pair(log_df, data, epoch, kept_idx, dropped_idx, model=model, lead=LEAD);
+
+# %% [markdown]
+# ## The threshold explorer
+# Move `tau` and `phi`: the bars show, per class, how many samples of the epoch DBPD + the ERTS filter would keep,
+# and the histogram the logged focus of the candidates. The whole epoch is filtered as one batch, and samples that
+# had no focus logged rank last: an approximation of a rerun, not a rerun.
+
+# %%
+thr = threshold_explorer(log_df, data, tau=TAU, phi=PHI)
+display(thr)
+
+# %% [markdown]
+# ## The paper's ablation, from the log
+# `phi` in {0.5, 0.7, 0.9} at the run's `tau`: what each would keep, per class, in the explorer's epoch. The last
+# slider move is the explorer's callback, run from code.
+
+# %%
+shown = int(thr.controls["epoch"].value)
+ablation = {phi: would_keep_counts(log_df, data.labels, shown, tau=TAU, phi=phi, class_names=data.class_names)["kept"]
+            for phi in (0.5, 0.7, 0.9)}
+thr.controls["phi"].value = 0.5
+display(pd.DataFrame(ablation).rename(columns=lambda p: f"phi={p}"))
+
+# %% [markdown]
+# ## Did any widget callback fail?
+# ipywidgets swallows callback exceptions (the widget shows a traceback, the cell passes). The explorers route
+# them to a registry; this call raises if any callback failed since the widgets were built, so a broken explorer
+# fails the notebook (and its papermill test).
+
+# %%
+raise_widget_errors()
+print("every widget callback ran without error")
+
+# %% [markdown]
+# # Summary
+# - The selection log keys every decision by dataset index and epoch, so any sample's history can be looked up.
+# - The kept-vs-dropped explorer shows what the filter saw: a sample's Grad-CAM map, `p_true`, `focus`, and on the
+#   synthetic set whether its label was flipped or an artefact was added.
+# - The threshold explorer recomputes, from logged scores, what other `tau` / `phi` would keep, per class.
+# - Widget callbacks are guarded: their errors are shown in the widget *and* raised by `raise_widget_errors()`.
+#
+# ## Questions
+# 1. Find a sample dropped for low focus whose label was flipped: where does its Grad-CAM map point?
+# 2. Find a clean sample dropped for low focus: is its class one with diffuse evidence?
+# 3. With `tau` raised in the threshold explorer, why do some candidates have no logged focus?
+# 4. Which classes lose the most samples at `phi = 0.5`, and does the class-aware rescue protect them?
+#
+# ## Experiments to try
+# - `-p EPOCHS 20`: more filter epochs; does the share of corrupted samples among the dropped ones change over time?
+# - `-p LABEL_FLIP_RATE 0.3`: browse the flipped samples with the decision filter set to DROPPED_LOW_FOCUS.
+# - `-p POLICY xai_srd`: SRD logs no `p_true` of its own before the filter; what does the threshold explorer show?
+# - Train a run with `erts_kit.experiments.run_grid` and open it here with `-p RUN_DIR <its run folder>`.
