@@ -8,8 +8,8 @@ exceptions, so without this scan a notebook whose explorer shows a traceback wou
 
 Convention the runner relies on (checked by ``tests/test_notebooks.py``): every numbered notebook
 ``NN_name.ipynb`` has exactly one cell tagged ``parameters`` defining at least ``SMOKE, SEED,
-DATASET, DATA_DIR, MODEL, POLICY, EPOCHS``; smoke mode (``SMOKE = True``) makes it run in seconds
-on a CPU.
+DATASET, DATA_DIR, MODEL, POLICY, EPOCHS``. The runner always passes ``SMOKE`` (True unless
+``smoke=False`` / ``--full``): smoke mode makes a notebook run in seconds to a minute on a CPU.
 
 Command line::
 

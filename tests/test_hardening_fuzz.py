@@ -20,6 +20,7 @@ are the same on every run.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs 
 
 ALLOWED = (ValueError, RecordReadError, FileNotFoundError)  # compared by exact type
 EXAMPLE_TIMEOUT_S = 10.0
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 OUTCOMES: dict[str, Counter] = defaultdict(Counter)
@@ -485,3 +486,50 @@ def test_scp_codes_with_non_numeric_likelihoods(text):
     with pytest.raises(ValueError, match="scp_codes") as info:
         parse_scp_codes(text)
     assert type(info.value) is ValueError
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook parameters of the wrong type or range stop in the validation cell
+# --------------------------------------------------------------------------------------------------
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+_HEAVY = ("load_dataset(", "make_synthetic(", "build_model(", "train(", "run_grid(", "download_database(")
+
+
+def _series() -> list[Path]:
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", _series(), ids=lambda p: p.stem)
+def test_parameters_are_checked_before_any_work(path):
+    """Static: the check_params cell comes before the first cell that loads data, builds or trains."""
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in cells if c["cell_type"] == "code"]
+    check = [i for i, src in enumerate(code) if "check_params(" in src]
+    heavy = [i for i, src in enumerate(code) if any(h in src for h in _HEAVY)]
+    assert check, f"{path.name} never calls erts_kit.params.check_params"
+    assert not heavy or check[0] < heavy[0], f"{path.name}: cell {heavy[0]} does work before the parameter check"
+
+
+@pytest.mark.notebook
+def test_a_wrong_papermill_parameter_fails_in_the_validation_cell(tmp_path):
+    """``papermill 02_baseline.ipynb -p EPOCHS three`` stops at check_params, naming EPOCHS."""
+    papermill = pytest.importorskip("papermill")
+    nb = NOTEBOOK_DIR / "02_baseline.ipynb"
+    if not nb.exists() or "check_params(" not in nb.read_text():
+        pytest.skip("02_baseline.ipynb with a check_params cell is not there yet")
+    out = tmp_path / "out.ipynb"
+    t0 = time.perf_counter()
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(str(nb), str(out), parameters={"SMOKE": True, "EPOCHS": "three"},
+                                   kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    seconds = time.perf_counter() - t0
+    err = info.value
+    assert err.ename == "TypeError" and "Notebook parameter EPOCHS" in err.evalue and "'three'" in err.evalue
+    executed = papermill.iorw.load_notebook_node(str(out))
+    cells = [c for c in executed.cells if c.cell_type == "code"]
+    failing = next(i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c.outputs))
+    assert "check_params(" in cells[failing].source
+    assert all(c.get("execution_count") is None for c in cells[failing + 1:]), "cells after the check ran"
+    OUTCOMES["notebook bad parameter (papermill)"][f"stopped in check cell, {err.ename}"] += 1
+    SLOWEST["notebook bad parameter (papermill)"] = seconds

@@ -23,7 +23,6 @@ from erts_kit.notebooks import (
     split_parameters,
 )
 
-pytestmark = pytest.mark.notebook
 FAILING = [FIXTURE_DIR / f"{n}.ipynb" for n in ("01_good", "02_failing", "03_widget_error", "04_interact_error")]
 
 
@@ -38,6 +37,7 @@ def failed_run(tmp_path_factory):
     return info.value, tmp / "out"
 
 
+@pytest.mark.notebook
 def test_all_failures_are_reported_together(failed_run):
     exc, _ = failed_run
     res = exc.results.set_index("name")
@@ -52,6 +52,7 @@ def test_all_failures_are_reported_together(failed_run):
     assert (res["seconds"] > 0).all()
 
 
+@pytest.mark.notebook
 def test_each_failure_names_its_source(failed_run):
     res = failed_run[0].results.set_index("name")["error"]
     assert res["01_good"] == ""
@@ -60,6 +61,7 @@ def test_each_failure_names_its_source(failed_run):
     assert res["04_interact_error"].startswith("widget ")
 
 
+@pytest.mark.notebook
 def test_parameters_reach_the_notebook_and_copies_are_written(failed_run):
     _, out = failed_run
     assert sorted(p.name for p in out.glob("*.ipynb")) == sorted(p.name for p in FAILING)
@@ -72,6 +74,7 @@ def test_parameters_reach_the_notebook_and_copies_are_written(failed_run):
     assert "unreachable" not in json.dumps([c.get("outputs") for c in failing.cells])
 
 
+@pytest.mark.notebook
 def test_cli_exit_codes_and_stop_on_error(tmp_path, capsys):
     args = ["--dir", str(FIXTURE_DIR), "--out", str(tmp_path), "--no-progress"]
     assert main([*args, "01"]) == 0

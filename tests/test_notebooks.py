@@ -15,6 +15,7 @@ from erts_kit.notebooks import NotebookFailures, run_notebooks
 NOTEBOOKS = series_notebooks()
 
 
+@pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_mode(path, tmp_path, record_property):

@@ -31,7 +31,7 @@ if "google.colab" in sys.modules:
 SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
 SEED = 42
 DATASET = "synthetic"  # or "ptbxl", "cinc", "mitbih" (with DATA_DIR, or the default data/<name> folder)
-DATA_DIR = ""          # folder of a downloaded database; "" = the default folder
+DATA_DIR = ""          # folder of a downloaded database; empty: the default folder
 MODEL = "small_cnn"    # any name of erts_kit.models.list_models()
 POLICY = "dbpd"        # the PDD variant trained next to the full-data run: "dbpd", "smrd" or "srd"
 EPOCHS = None          # None: 3 in smoke mode, 30 otherwise

@@ -32,7 +32,7 @@ if "google.colab" in sys.modules:
 SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
 SEED = 42
 DATASET = "synthetic"  # or "ptbxl", "cinc", "mitbih" (with DATA_DIR, or the default data/<name> folder)
-DATA_DIR = ""          # folder of a downloaded database; "" = the default folder
+DATA_DIR = ""          # folder of a downloaded database; empty: the default folder
 MODEL = "small_cnn"    # any name of erts_kit.models.list_models()
 POLICY = "xai_dbpd"    # the ERTS variant studied: "xai_dbpd", "xai_smrd" or "xai_srd"
 EPOCHS = None          # None: 3 in smoke mode, 30 otherwise

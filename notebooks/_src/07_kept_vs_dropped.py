@@ -31,7 +31,7 @@ if "google.colab" in sys.modules:
 SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
 SEED = 42
 DATASET = "synthetic"  # or "ptbxl", "cinc", "mitbih" (with DATA_DIR, or the default data/<name> folder)
-DATA_DIR = ""          # folder of a downloaded database; "" = the default folder
+DATA_DIR = ""          # folder of a downloaded database; empty: the default folder
 MODEL = "small_cnn"    # any name of erts_kit.models.list_models()
 POLICY = "xai_dbpd"    # the policy of the short training run (an ERTS one logs focus scores)
 EPOCHS = None          # None: 3 in smoke mode, 12 otherwise
@@ -41,7 +41,7 @@ PHI = 0.7              # ERTS kept fraction of the run (idem)
 WARM_UP = None         # None: 1 in smoke mode, 5 otherwise
 CAM_START = None       # None: 1 in smoke mode, 3 otherwise
 RUN_DIR = ""           # a finished run folder (selection_log.npz + best.pt, e.g. from run_grid) to load instead of training
-LEAD = 1               # lead drawn by the explorer (1 = lead II of a 12-lead record)
+LEAD = 1               # lead drawn by the explorer (1: lead II of a 12-lead record)
 N_SAMPLES = None       # synthetic records; None: 150 in smoke mode, 1000 otherwise
 DURATION_S = None      # synthetic record length; None: 5 s in smoke mode, 10 s otherwise
 LABEL_FLIP_RATE = 0.1  # synthetic: share of training labels replaced by another class

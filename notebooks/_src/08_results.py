@@ -31,7 +31,7 @@ if "google.colab" in sys.modules:
 SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
 SEED = 42
 DATASET = "synthetic"  # a real database to add to the grid: "ptbxl", "cinc", "mitbih" (DATA_DIR or data/<name>)
-DATA_DIR = ""          # folder of that database; "" = the default folder
+DATA_DIR = ""          # folder of that database; empty: the default folder
 MODEL = "small_cnn"    # the first backbone of the grid
 POLICY = "xai_dbpd"    # the ERTS policy that must be in the grid (with its PDD base and the full baseline)
 EPOCHS = None          # None: 3 in smoke mode, 30 otherwise (the paper: 100)
@@ -45,7 +45,7 @@ PAPER_LOSSES = False   # True: class-balanced CE for PDD/ERTS and plain CE for f
 POLICIES = None        # None: full, the PDD base, POLICY in smoke mode; all seven policies otherwise
 SEEDS = None           # None: [SEED] in smoke mode, 3 seeds otherwise
 BACKBONES = None       # None: [MODEL] in smoke mode, [MODEL, "resnet1d_wang"] otherwise
-OUT_DIR = ""           # where run_grid writes (rerun = resume); "" = a new temporary folder
+OUT_DIR = ""           # where run_grid writes (a rerun resumes); empty: a new temporary folder
 N_SAMPLES = None       # synthetic records; None: 150 in smoke mode, 2000 otherwise
 DURATION_S = None      # synthetic record length; None: 5 s in smoke mode, 10 s otherwise
 LABEL_FLIP_RATE = 0.1  # synthetic: share of training labels replaced by another class
