@@ -252,10 +252,6 @@ def _finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, not
     from .experiments import filter_table, load_histories, pick_examples, run_name
     from .report import comparison_table, markdown_table, write_report
     table = comparison_table(df)
-    if "filter_start" in df.columns:
-        fs = df.drop_duplicates("policy").set_index("policy")["filter_start"]
-        starts = [fs.get(p) for p in table["policy"]]
-        table.insert(2, "filter from epoch", [str(int(v)) if v is not None and v == v else "–" for v in starts])
     examples, ftab = None, None
     xai = df[df["policy"].astype(str).str.startswith("xai_")]
     if len(xai):
@@ -297,7 +293,7 @@ def _cmd_grid(args: argparse.Namespace, explicit: set[str]) -> int:
              f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
              f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}",
              f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
-             f"reused from {out}, {time.perf_counter() - t0:.0f} s"]
+             f"reused from {out}, {time.perf_counter() - t0:.0f} s{_load_note()}"]
     _finish(df, data, out, s["model"], {}, f"erts-kit {args.command}: {', '.join(policies)}", notes,
             not args.no_progress)
     return 0
@@ -309,6 +305,16 @@ def _demo_schedule(epochs: int, warm_up: int, cam_start: int) -> tuple[int, int]
         return warm_up, cam_start
     cam_start = min(cam_start, max(0, epochs - 1))
     return max(0, min(warm_up, epochs - 1 - cam_start)), cam_start
+
+
+def _load_note() -> str:
+    """The machine's load next to its core count: wall-clock comparisons need an otherwise idle machine."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return ""
+    return (f" ({os.cpu_count()} cores, load average {load:.1f}: wall-clock columns compare policies only "
+            "when the machine is otherwise idle)")
 
 
 def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
@@ -349,7 +355,7 @@ def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
              f"ERTS schedule SCALED for a short run: warm-up {warm_up} epochs, focus filter from epoch "
              f"{warm_up + cam_start} (counted from 0) instead of the paper's 5 and 8; phi {cfg.phi}, tau {cfg.tau}",
              "filter precision/recall: sample-epochs of the filter epochs, against the known corrupted samples",
-             f"total demo time {time.perf_counter() - t0:.0f} s on {df['device'].iloc[0]}"]
+             f"total demo time {time.perf_counter() - t0:.0f} s on {df['device'].iloc[0]}{_load_note()}"]
     _finish(df, data, out, d["model"], {}, "erts-kit demo: Full vs DBPD vs ERTS on synthetic ECGs", notes, progress)
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -55,6 +55,7 @@ class Rule:
     high_open: bool = False
     choices: Callable[[], Sequence[str]] | None = None
     optional: bool = False
+    item: "Rule | None" = None  # for kind "list": the rule every element follows
 
     def describe(self) -> str:
         """What the rule expects, in words (used in error messages).
@@ -63,7 +64,9 @@ class Rule:
             >>> Rule("float", 0, 1, low_open=True).describe()
             'a number in (0, 1]'
         """
-        if self.kind == "bool":
+        if self.kind == "list":
+            text = f"a non-empty list, each element {self.item.describe()}"
+        elif self.kind == "bool":
             text = "True or False"
         elif self.kind == "str":
             text = "a string"
@@ -143,6 +146,15 @@ PARAMETER_RULES: dict[str, Rule] = {
     "START_REVISION": Rule("int", 0, optional=True),
     "FOCUS": Rule("choice", choices=_focus_scores),
     "TOPK_FRAC": Rule("float", 0, 1, low_open=True),
+    # runs, files and grids (05-08)
+    "DURATION_S": Rule("float", 0, low_open=True),
+    "RUN_DIR": Rule("str"),
+    "OUT_DIR": Rule("str"),
+    "PAPER_LOSSES": Rule("bool"),
+    "COMPARE": Rule("list", item=Rule("choice", choices=_policies)),
+    "POLICIES": Rule("list", item=Rule("choice", choices=_policies)),
+    "SEEDS": Rule("list", item=Rule("int", 0)),
+    "BACKBONES": Rule("list", item=Rule("choice", choices=_models)),
 }
 """Name -> rule for every parameter the series knows; add a rule here when a notebook adds a knob."""
 
@@ -179,6 +191,10 @@ def check_value(name: str, value: Any, rule: Rule | None = None) -> Any:
     rule = PARAMETER_RULES[name] if rule is None else rule
     if value is None and rule.optional:
         return None
+    if rule.kind == "list":
+        if not isinstance(value, (list, tuple)) or not value:
+            raise _fail(name, rule, value, TypeError)
+        return [check_value(f"{name}[{i}]", v, rule.item) for i, v in enumerate(value)]
     if rule.kind == "bool":
         if not isinstance(value, (bool, np.bool_)):
             raise _fail(name, rule, value, TypeError)

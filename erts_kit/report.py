@@ -39,6 +39,7 @@ import pandas as pd
 __all__ = ["COLUMN_HELP", "Example", "comparison_table", "markdown_table", "write_report"]
 
 COLUMN_HELP: dict[str, str] = {
+    "filter from epoch": "first epoch (counted from 0) in which the ERTS focus filter runs: warm_up + cam_start",
     "macro-F1 (test)": "macro-F1 on the test split with the best-validation checkpoint",
     "best val F1": "best validation macro-F1 (the epoch that picked the checkpoint)",
     "EE (published)": "effective epochs as the PDD/ERTS papers count them: samples through training "
@@ -97,6 +98,13 @@ def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _fmt_int(v: Any) -> str:
+    try:
+        return "–" if v is None or not math.isfinite(float(v)) else str(int(v))
+    except (TypeError, ValueError):
+        return "–"
+
+
 def _pm(mean: Any, std: Any, digits: int) -> str:
     m = _fmt(mean, digits)
     if m == "–" or std is None or not isinstance(std, (float, np.floating)) or not math.isfinite(float(std)):
@@ -120,6 +128,9 @@ def comparison_table(results_df: pd.DataFrame) -> pd.DataFrame:
             ("wall_seconds", "wall s", 1), ("filter_precision", "filter precision", 3),
             ("filter_recall", "filter recall", 3), ("filter_base_rate", "base rate", 3)]
     out = pd.DataFrame({"policy": s["policy"], "seeds": s["n_seeds"]})
+    if "filter_start" in results_df.columns:  # the epoch (from 0) the ERTS focus filter starts; – for others
+        first = results_df.drop_duplicates("policy").set_index("policy")["filter_start"]
+        out["filter from epoch"] = [_fmt_int(first.get(p)) for p in out["policy"]]
     for key, label, d in cols:
         if f"{key}_mean" in s.columns:
             out[label] = [_pm(m, sd, d) for m, sd in zip(s[f"{key}_mean"], s[f"{key}_std"])]

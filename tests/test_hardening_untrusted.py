@@ -23,6 +23,7 @@ import pickle
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -72,6 +73,7 @@ def _write_evil_checkpoint(path: Path, payload, how: str) -> None:
         path.write_bytes(pickle.dumps(state))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the plain-pickle case
 @pytest.mark.parametrize("how", ["zip", "legacy", "pickle"])
 @pytest.mark.parametrize("kind", [0, 1], ids=["open", "os.system"])
 def test_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path, how, kind):
@@ -161,7 +163,7 @@ def test_cache_with_object_arrays_is_refused_rebuilt_and_runs_nothing(tmp_path, 
 class _CutHandler(_Handler):
     """Serves files; while ``cut`` holds a file name, announces its full length but sends half of it."""
 
-    cut: list[str] = []
+    cut: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:  # http.server's method name
         path = Path(self.translate_path(self.path))
@@ -183,7 +185,7 @@ def server(tmp_path):
     tree = tmp_path / "physionet"
     _make_mitdb(tree / MITDB)
     log: list = []
-    cut: list[str] = []
+    cut: ClassVar[list[str]] = []
     handler = type("H", (_CutHandler,), {"log": log, "cut": cut})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(tree)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -15,6 +15,12 @@ from erts_kit.notebooks import NotebookFailures, run_notebooks
 NOTEBOOKS = series_notebooks()
 
 
+@pytest.fixture(autouse=True)
+def _one_thread_kernels(monkeypatch):
+    """Smoke runs are tiny: one OpenMP thread per kernel avoids oversubscribing CI's 2 cores."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

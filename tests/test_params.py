@@ -115,3 +115,16 @@ def test_rule_descriptions_and_custom_rules():
     assert check_value("X", 3, Rule("int", 1)) == 3
     with pytest.raises(ValueError, match=r"^Notebook parameter X: expected an integer in \[1, 2\], got 3 \(int\)"):
         check_value("X", 3, Rule("int", 1, 2))
+
+
+def test_list_parameters_check_every_element():
+    from erts_kit.params import check_value
+
+    assert check_value("SEEDS", [1, 2, 3]) == [1, 2, 3]
+    assert check_value("COMPARE", ("full", "xai_dbpd")) == ["full", "xai_dbpd"]
+    with pytest.raises(ValueError, match=r"COMPARE\[1\].*'nope'"):
+        check_value("COMPARE", ["full", "nope"])
+    with pytest.raises(TypeError, match="SEEDS: expected a non-empty list"):
+        check_value("SEEDS", [])
+    with pytest.raises(TypeError, match=r"SEEDS\[0\]: expected an integer"):
+        check_value("SEEDS", ["1"])

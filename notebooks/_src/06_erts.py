@@ -31,17 +31,17 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
 SEED = 42
-DATASET = "synthetic"  # or "ptbxl", "cinc", "mitbih" (with DATA_DIR, or the default data/<name> folder)
+DATASET = "synthetic"  # or ptbxl, cinc, mitbih (with DATA_DIR, or the default data/<name> folder)
 DATA_DIR = ""          # folder of a downloaded database; empty: the default folder
 MODEL = "small_cnn"    # any name of erts_kit.models.list_models()
-POLICY = "xai_dbpd"    # the ERTS variant studied: "xai_dbpd", "xai_smrd" or "xai_srd"
+POLICY = "xai_dbpd"    # the ERTS variant studied: xai_dbpd, xai_smrd or xai_srd
 EPOCHS = None          # None: 3 in smoke mode, 30 otherwise
-DEVICE = "auto"        # "auto" takes CUDA, then Apple MPS, then the CPU
+DEVICE = "auto"        # auto takes CUDA, then Apple MPS, then the CPU
 TAU = 0.3              # DBPD/SMRD threshold on p_true
 GAMMA = 0.99           # SRD decay
 PHI = 0.7              # ERTS: fraction of the PDD candidates kept (paper ablation: 0.5, 0.7, 0.9)
-FOCUS = "topk_mean"    # focus score (erts_kit.explain.FOCUS_SCORES); the paper's is "topk_mean"
-WARM_UP = None         # None: 1 in smoke mode, 5 (the paper's) otherwise
+FOCUS = "topk_mean"    # focus score (erts_kit.explain.FOCUS_SCORES); as in the paper: topk_mean
+WARM_UP = None         # None: 1 in smoke mode, 5 (as in the paper) otherwise
 CAM_START = None       # epochs after warm-up before the filter starts; None: 1 in smoke mode, 3 otherwise
 COMPARE = None         # policies trained side by side; None: full, the PDD base, POLICY (+ the others outside smoke mode)
 N_SAMPLES = None       # synthetic records; None: 150 in smoke mode, 2000 otherwise
@@ -194,7 +194,8 @@ ax.set_xlabel("seconds"); ax.legend(loc="center left", bbox_to_anchor=(1, 0.5));
 # %% [markdown]
 # ## The cost of ERTS over its PDD base, measured here
 # Ratios of this run, computed from the two runs trained one after the other in this process (never a quoted
-# number): over the whole run, and over the filter epochs only, where the two differ.
+# number): over the whole run, and over the filter epochs only, where the two differ. At smoke size a few batches
+# take under a second and other processes on the machine move the seconds: rerun without `SMOKE` for a ratio to trust.
 
 # %%
 erts, base = runs[POLICY], runs[BASE]
@@ -224,6 +225,9 @@ decisions.loc[:, decisions.sum() > 0]
 # that are truly corrupted; **recall**: the share of the corrupted candidates that were dropped; the **base rate**
 # (corrupted share among the candidates) is the precision of dropping at random. Real databases have no ground
 # truth: this part runs on the synthetic set only.
+#
+# ## Precision and recall of the focus filter
+# Computed from the ERTS run's selection log and `data.meta` by `erts_kit.experiments.filter_precision_recall`.
 
 # %%
 has_truth = data.meta is not None and "corrupted" in data.meta.columns

@@ -30,12 +30,12 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 SMOKE = False          # True: tiny data and a scaled-down schedule, seconds on a CPU (what the tests run)
 SEED = 42
-DATASET = "synthetic"  # or "ptbxl", "cinc", "mitbih" (with DATA_DIR, or the default data/<name> folder)
+DATASET = "synthetic"  # or ptbxl, cinc, mitbih (with DATA_DIR, or the default data/<name> folder)
 DATA_DIR = ""          # folder of a downloaded database; empty: the default folder
 MODEL = "small_cnn"    # any name of erts_kit.models.list_models()
 POLICY = "xai_dbpd"    # the policy of the short training run (an ERTS one logs focus scores)
 EPOCHS = None          # None: 3 in smoke mode, 12 otherwise
-DEVICE = "auto"        # "auto" takes CUDA, then Apple MPS, then the CPU
+DEVICE = "auto"        # auto takes CUDA, then Apple MPS, then the CPU
 TAU = 0.3              # DBPD threshold of the run (the threshold explorer starts from it)
 PHI = 0.7              # ERTS kept fraction of the run (idem)
 WARM_UP = None         # None: 1 in smoke mode, 5 otherwise
@@ -71,7 +71,7 @@ P = erts_kit.params.check_params(globals(), notebook="07_kept_vs_dropped")
 
 # %% [markdown]
 # ## Imports
-# The explorers live in `erts_kit.viz.widgets`; their callbacks are guarded by `erts_kit.viz._callbacks`.
+# The explorers live in `erts_kit.viz.widgets`; their callbacks are guarded, so an error in one shows in the widget and fails the run.
 
 # %%
 %matplotlib inline
@@ -85,7 +85,7 @@ from erts_kit.experiments import build_policy
 from erts_kit.models import build_model
 from erts_kit.selection import SelectionLog
 from erts_kit.train import TrainConfig, load_checkpoint, train
-from erts_kit.viz._callbacks import raise_widget_errors
+from erts_kit.viz import raise_widget_errors
 from erts_kit.viz.widgets import (kept_vs_dropped_explorer, pick_pair, render_pair, threshold_explorer,
                                   would_keep_counts)
 
