@@ -22,7 +22,6 @@ import copy
 import platform
 import time
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -33,9 +32,9 @@ from erts_kit.selection import make_policy
 from erts_kit.train import TrainConfig, train
 
 POLICIES = {
-    "full": dict(),
-    "dbpd": dict(warm_up=0),
-    "xai_dbpd": dict(warm_up=0, cam_start=0),
+    "full": {},
+    "dbpd": {"warm_up": 0},
+    "xai_dbpd": {"warm_up": 0, "cam_start": 0},
 }
 PHASES = ("data", "score", "gradcam", "train")
 
@@ -61,7 +60,7 @@ def main() -> None:
     n_train = len(data.splits["train"])
     torch.manual_seed(args.seed)
     base = build_model(args.model, data.n_leads, data.n_classes)
-    cfg = dict(batch_size=args.batch_size, lr=1e-3, device=args.device, seed=args.seed)
+    cfg = {"batch_size": args.batch_size, "lr": 1e-3, "device": args.device, "seed": args.seed}
     train(base, data, make_policy("full"), TrainConfig(epochs=args.pretrain, **cfg), progress=False)
     state = copy.deepcopy(base.state_dict())
     print(f"data {data.n_samples} x {data.n_leads} x {data.n_timesteps} ({n_train} train), model {args.model}, "

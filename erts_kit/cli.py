@@ -180,7 +180,7 @@ def load_config(path_or_name: str) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no such file (the message names the packaged ones).
-        ValueError: the file is not a YAML mapping.
+        TypeError: the file is not a YAML mapping.
 
     Example:
         >>> c = load_config("paper")
@@ -195,7 +195,7 @@ def load_config(path_or_name: str) -> dict[str, Any]:
     with open(path) as f:
         d = yaml.safe_load(f) or {}
     if not isinstance(d, dict):
-        raise ValueError(f"Expected {path} to hold a YAML mapping (key: value lines), got {type(d).__name__}.")
+        raise TypeError(f"Expected {path} to hold a YAML mapping (key: value lines), got {type(d).__name__}.")
     return d
 
 
@@ -287,13 +287,13 @@ def _cmd_grid(args: argparse.Namespace, explicit: set[str]) -> int:
     t0 = time.perf_counter()
     df = run_grid(data, policies, s["seeds"], s["model"], s["epochs"], out, cfg, resume=not args.no_resume,
                   progress=not args.no_progress)
-    notes = [f"{data.name}: {data.n_samples} records x {data.n_leads} leads x {data.n_timesteps} samples; "
-             f"model {s['model']}; {s['epochs']} epochs; seeds {', '.join(map(str, s['seeds']))}",
+    notes = [(f"{data.name}: {data.n_samples} records x {data.n_leads} leads x {data.n_timesteps} samples; "
+             f"model {s['model']}; {s['epochs']} epochs; seeds {', '.join(map(str, s['seeds']))}"),
              f"losses: {', '.join(sorted({f'{p}: {cfg.loss_for(p)}' for p in df['policy']}))}",
-             f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
-             f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}",
-             f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
-             f"reused from {out}, {time.perf_counter() - t0:.0f} s{_load_note()}"]
+             (f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
+             f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}"),
+             (f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
+             f"reused from {out}, {time.perf_counter() - t0:.0f} s{_load_note()}")]
     _finish(df, data, out, s["model"], {}, f"erts-kit {args.command}: {', '.join(policies)}", notes,
             not args.no_progress)
     return 0
@@ -349,11 +349,11 @@ def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
     df = run_grid(data, d["policies"], [d["seed"]], d["model"], d["epochs"], out, cfg, resume=True,
                   progress=progress, on_mismatch="overwrite")
     n_corrupt = int(data.meta.loc[data.splits["train"], "corrupted"].sum())
-    notes = [f"synthetic benchmark: {data.n_samples} records ({len(data.splits['train'])} train, of which "
+    notes = [(f"synthetic benchmark: {data.n_samples} records ({len(data.splits['train'])} train, of which "
              f"{n_corrupt} corrupted: flipped label or heavy artefact; val/test clean); small_cnn; "
-             f"{d['epochs']} epochs; seed {d['seed']}; loss {cfg.loss} for every policy; AdamW lr {cfg.lr}",
-             f"ERTS schedule SCALED for a short run: warm-up {warm_up} epochs, focus filter from epoch "
-             f"{warm_up + cam_start} (counted from 0) instead of the paper's 5 and 8; phi {cfg.phi}, tau {cfg.tau}",
+             f"{d['epochs']} epochs; seed {d['seed']}; loss {cfg.loss} for every policy; AdamW lr {cfg.lr}"),
+             (f"ERTS schedule SCALED for a short run: warm-up {warm_up} epochs, focus filter from epoch "
+             f"{warm_up + cam_start} (counted from 0) instead of the paper's 5 and 8; phi {cfg.phi}, tau {cfg.tau}"),
              "filter precision/recall: sample-epochs of the filter epochs, against the known corrupted samples",
              f"total demo time {time.perf_counter() - t0:.0f} s on {df['device'].iloc[0]}{_load_note()}"]
     _finish(df, data, out, d["model"], {}, "erts-kit demo: Full vs DBPD vs ERTS on synthetic ECGs", notes, progress)

@@ -45,8 +45,19 @@ from .data import DATASETS, ECGData, load_dataset
 from .selection import Decision, SelectionLog, list_policies, make_policy
 from .train import TrainConfig, pick_device, train
 
-__all__ = ["ExperimentConfig", "RESULT_COLUMNS", "build_policy", "filter_precision_recall", "filter_table",
-           "load_histories", "pick_examples", "plan_grid", "run_grid", "run_name", "summarise"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "ExperimentConfig",
+    "build_policy",
+    "filter_precision_recall",
+    "filter_table",
+    "load_histories",
+    "pick_examples",
+    "plan_grid",
+    "run_grid",
+    "run_name",
+    "summarise",
+]
 
 RESULT_COLUMNS = ["dataset", "model", "policy", "seed", "epochs", "loss", "macro_f1", "best_val_macro_f1",
                   "best_epoch", "effective_epochs", "compute_equivalent_epochs", "wall_seconds",
@@ -590,7 +601,8 @@ def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int 
             out[kind] = []
             continue
         x = torch.as_tensor(np.asarray(data.signals[idx]), dtype=torch.float32)
-        y = torch.as_tensor(data.labels[idx]).long()
+        y = torch.as_tensor(data.labels[idx])
+        y = (y.float().argmax(1) if y.dim() == 2 else y).long()   # multi-hot: first positive class
         cams = gradcam(net, x, y).numpy()
         items = []
         for j, r in enumerate(rows.itertuples(index=False)):

@@ -325,25 +325,25 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
     cost = _fig_cost(histories, out / "fig_cost.png")
     if cost is not None:
         blocks += [("h2", "Macro-F1 against cost"),
-                   ("p", "Left: what the papers report (effective epochs). Right: the same curve once the scoring "
+                   ("p", ("Left: what the papers report (effective epochs). Right: the same curve once the scoring "
                          "forwards and Grad-CAM passes are counted. A policy that looks cheap on the left can cost "
-                         "as much as full-data training on the right."),
+                         "as much as full-data training on the right.")),
                    ("img", (cost, "validation macro-F1 against effective and compute-equivalent epochs"))]
     filt = _fig_filter(results_df, out / "fig_filter.png")
     if filt is not None:
         blocks += [("h2", "Ground truth: what the focus filter dropped"),
-                   ("p", "Share of the filter's candidates dropped for low focus, by kind of sample. A filter that "
+                   ("p", ("Share of the filter's candidates dropped for low focus, by kind of sample. A filter that "
                          "finds corrupted samples drops them more often than clean ones; bars of equal height "
-                         "mean it drops at random with respect to corruption."),
+                         "mean it drops at random with respect to corruption.")),
                    ("img", (filt, "drop rate of the focus filter by kind of sample"))]
         if filter_stats is not None:
             blocks.append(("table", filter_stats.reset_index()))
     ex = _fig_examples(examples or {}, out / "fig_examples.png")
     if ex is not None:
         blocks += [("h2", "Kept vs dropped, with Grad-CAM"),
-                   ("p", "Samples of the last filter epoch: the kept candidates with the highest combined score "
+                   ("p", ("Samples of the last filter epoch: the kept candidates with the highest combined score "
                          "(1 - p_true) x focus and the dropped ones with the lowest. Maps recomputed with the best "
-                         "checkpoint for the observed label; the blue band marks where the true class's evidence lies."),
+                         "checkpoint for the observed label; the blue band marks where the true class's evidence lies.")),
                    ("img", (ex, "kept vs dropped samples with Grad-CAM overlays"))]
     md = out / "report.md"
     md.write_text(_render_md(blocks))

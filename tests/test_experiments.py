@@ -96,18 +96,18 @@ def test_summarise_mean_std_over_seeds_in_policy_order():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(policies=["nope"]), "xai_dbpd"),                                   # lists the valid names
-    (dict(model="nope"), "small_cnn"),
-    (dict(epochs=0), "epochs >= 1"),
-    (dict(config={"phi": 1.5}), r"phi in \(0.0, 1.0\]"),
-    (dict(config={"phi": 0.0}), r"phi in \(0.0, 1.0\]"),
-    (dict(config={"warm_up": 5, "start_revision": 2}), "start_revision >= warm_up"),
-    (dict(epochs=4), "starts its focus filter at epoch 8"),
-    (dict(seeds=[1, 1]), "distinct seeds"),
-    (dict(config={"device": "cuda:7"}), "not available|Unknown device"),
+    ({"policies": ["nope"]}, "xai_dbpd"),                                   # lists the valid names
+    ({"model": "nope"}, "small_cnn"),
+    ({"epochs": 0}, "epochs >= 1"),
+    ({"config": {"phi": 1.5}}, r"phi in \(0.0, 1.0\]"),
+    ({"config": {"phi": 0.0}}, r"phi in \(0.0, 1.0\]"),
+    ({"config": {"warm_up": 5, "start_revision": 2}}, "start_revision >= warm_up"),
+    ({"epochs": 4}, "starts its focus filter at epoch 8"),
+    ({"seeds": [1, 1]}, "distinct seeds"),
+    ({"config": {"device": "cuda:7"}}, "not available|Unknown device"),
 ])
 def test_plan_grid_refuses_impossible_settings(kw, match):
-    args = dict(policies=["full", "xai_dbpd"], seeds=[1], model="small_cnn", epochs=10, config=None)
+    args = {"policies": ["full", "xai_dbpd"], "seeds": [1], "model": "small_cnn", "epochs": 10, "config": None}
     args.update(kw)
     if "cuda" in str(args["config"]):
         import torch

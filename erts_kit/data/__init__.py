@@ -24,9 +24,25 @@ from .normalize import zscore_per_lead
 from .ptbxl import load_ptbxl
 from .synthetic import CLASS_EVIDENCE, SYNTHETIC_CLASSES, make_synthetic
 
-__all__ = ["DATASETS", "DEFAULT_DATA_DIRS", "CLASS_EVIDENCE", "DS1", "DS2", "ECGData", "ECGDataset",
-           "SYNTHETIC_CLASSES", "cached", "download_database", "load_cinc2020", "load_dataset", "load_mitbih",
-           "load_ptbxl", "make_synthetic", "rr_features", "zscore_per_lead"]
+__all__ = [
+    "CLASS_EVIDENCE",
+    "DATASETS",
+    "DEFAULT_DATA_DIRS",
+    "DS1",
+    "DS2",
+    "SYNTHETIC_CLASSES",
+    "ECGData",
+    "ECGDataset",
+    "cached",
+    "download_database",
+    "load_cinc2020",
+    "load_dataset",
+    "load_mitbih",
+    "load_ptbxl",
+    "make_synthetic",
+    "rr_features",
+    "zscore_per_lead",
+]
 
 DATASETS: tuple[str, ...] = ("synthetic", "ptbxl", "cinc", "mitbih")
 """Names :func:`load_dataset` accepts."""
