@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ._atomic import atomic_write
 from ._validation import check_choice, check_int
 from .data import DATASETS, ECGData, load_dataset
 from .selection import Decision, SelectionLog, list_policies, make_policy
@@ -392,12 +393,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(_jsonable(obj), f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(_jsonable(obj), indent=1).encode()))
 
 
 def _write_tables(rows: list[dict[str, Any]], out_dir: Path) -> pd.DataFrame:
@@ -407,9 +403,7 @@ def _write_tables(rows: list[dict[str, Any]], out_dir: Path) -> pd.DataFrame:
     for col in csv.columns:
         if csv[col].map(lambda v: isinstance(v, (dict, list))).any():
             csv[col] = csv[col].map(lambda v: json.dumps(_jsonable(v)))
-    tmp = out_dir / "results.csv.tmp"
-    csv.to_csv(tmp, index=False)
-    os.replace(tmp, out_dir / "results.csv")
+    atomic_write(out_dir / "results.csv", lambda f: f.write(csv.to_csv(index=False).encode()))
     return df
 
 

@@ -121,20 +121,20 @@ def test_same_size_but_wrong_shape_is_detected(tmp_path):
 
 def test_crash_before_manifest_is_not_loaded_as_valid(tmp_path, monkeypatch):
     key = {"reader": "demo"}
-    real_write = cache_mod._atomic_write
+    real_write = cache_mod.atomic_write
 
     def crash_on_manifest(path, write):
         if path.name == "manifest.json":
             raise KeyboardInterrupt("simulated crash")
         real_write(path, write)
 
-    monkeypatch.setattr(cache_mod, "_atomic_write", crash_on_manifest)
+    monkeypatch.setattr(cache_mod, "atomic_write", crash_on_manifest)
     with pytest.raises(KeyboardInterrupt):
         cached(Counter(), tmp_path, key)
     folder = cache_folder(tmp_path, key)
     assert (folder / "signals.npy").is_file() and not (folder / "manifest.json").exists()
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # temp file cleaned up
-    monkeypatch.setattr(cache_mod, "_atomic_write", real_write)
+    monkeypatch.setattr(cache_mod, "atomic_write", real_write)
     build = Counter()
     with pytest.warns(UserWarning, match="interrupted"):
         cached(build, tmp_path, key)
@@ -145,14 +145,14 @@ def test_crash_while_rebuilding_invalidates_the_old_cache(tmp_path, monkeypatch)
     """A rebuild removes the manifest first: new signals + old labels can never load as valid."""
     key = {"reader": "demo"}
     folder = save_cache(_data(0), cache_folder(tmp_path, key), key)
-    real_write = cache_mod._atomic_write
+    real_write = cache_mod.atomic_write
 
     def crash_on_labels(path, write):
         if path.name == "labels.npy":
             raise OSError("disk full")
         real_write(path, write)
 
-    monkeypatch.setattr(cache_mod, "_atomic_write", crash_on_labels)
+    monkeypatch.setattr(cache_mod, "atomic_write", crash_on_labels)
     with pytest.raises(OSError):
         save_cache(_data(1), folder, key)
     with pytest.raises(CacheInvalid, match="no manifest"):

@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write, fsync_dir
 from .dataset import ECGData
 
 FORMAT_VERSION = 1
@@ -89,34 +89,6 @@ def cache_folder(cache_dir: str | Path, key: dict[str, Any]) -> Path:
     return Path(cache_dir) / digest[:20]
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened; os.replace is atomic anyway
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Write ``path`` via a temp file in the same folder: write, flush, fsync, os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_cache(data: ECGData, folder: str | Path, key: dict[str, Any]) -> Path:
     """Write ``data`` as a cache in ``folder`` (atomically, manifest last) and return the folder.
 
@@ -134,7 +106,7 @@ def save_cache(data: ECGData, folder: str | Path, key: dict[str, Any]) -> Path:
     manifest_path = folder / MANIFEST
     if manifest_path.exists():  # invalidate first: a crash mid-rebuild must not leave a valid-looking cache
         os.remove(manifest_path)
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
     signals = np.asarray(data.signals)
     if signals.dtype != np.float32:
@@ -143,16 +115,16 @@ def save_cache(data: ECGData, folder: str | Path, key: dict[str, Any]) -> Path:
     meta = data.meta.reset_index(drop=True)
     meta_attrs = json.loads(json.dumps(dict(data.meta.attrs), default=_json_default))
 
-    _atomic_write(folder / "signals.npy", lambda f: np.save(f, signals, allow_pickle=False))
-    _atomic_write(folder / "labels.npy", lambda f: np.save(f, labels, allow_pickle=False))
+    atomic_write(folder / "signals.npy", lambda f: np.save(f, signals, allow_pickle=False))
+    atomic_write(folder / "labels.npy", lambda f: np.save(f, labels, allow_pickle=False))
     meta_json = meta.to_json(orient="table", index=False) if len(meta.columns) else ""
-    _atomic_write(folder / "meta.json", lambda f: f.write(meta_json.encode()))
+    atomic_write(folder / "meta.json", lambda f: f.write(meta_json.encode()))
     splits = {k: np.asarray(v, dtype=np.int64) for k, v in data.splits.items()}
-    _atomic_write(folder / "splits.npz", lambda f: np.savez(f, **splits))
+    atomic_write(folder / "splits.npz", lambda f: np.savez(f, **splits))
     files = ["signals.npy", "labels.npy", "meta.json", "splits.npz"]
     if data.evidence_mask is not None:
         mask = np.asarray(data.evidence_mask, dtype=bool)
-        _atomic_write(folder / "evidence_mask.npy", lambda f: np.save(f, mask, allow_pickle=False))
+        atomic_write(folder / "evidence_mask.npy", lambda f: np.save(f, mask, allow_pickle=False))
         files.append("evidence_mask.npy")
 
     manifest = {
@@ -166,8 +138,8 @@ def save_cache(data: ECGData, folder: str | Path, key: dict[str, Any]) -> Path:
         "files": {name: os.path.getsize(folder / name) for name in files},
         "meta_attrs": meta_attrs,
     }
-    _atomic_write(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-    _fsync_dir(folder)
+    atomic_write(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+    fsync_dir(folder)
     return folder
 
 

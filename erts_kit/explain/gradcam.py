@@ -211,22 +211,11 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequ
 
     Example:
         >>> import torch
-        >>> from torch import nn
-        >>> from erts_kit.models.base import ECGModel
-        >>> class Tiny(ECGModel):
-        ...     cam_layer_name = "conv"
-        ...     def __init__(self):
-        ...         super().__init__(n_leads=2, n_classes=3)
-        ...         self.conv = nn.Conv1d(2, 4, 3, padding=1)
-        ...         self.fc = nn.Linear(4, 3)
-        ...     def forward_features(self, x):
-        ...         return self.conv(x)
-        ...     def forward_head(self, a):
-        ...         return self.fc(a.mean(-1))
-        >>> m = Tiny()
-        >>> x = torch.randn(5, 2, 16)
-        >>> gradcam(m, x, torch.tensor([0, 1, 2, 0, 1])).shape
-        torch.Size([5, 16])
+        >>> from erts_kit.models import build_model
+        >>> m = build_model("small_cnn", n_leads=2, n_classes=3)
+        >>> x = torch.randn(5, 2, 64)
+        >>> gradcam(m, x, torch.tensor([0, 1, 2, 0, 1])).shape   # small_cnn's layer: T / 8
+        torch.Size([5, 8])
         >>> fast = gradcam(m, x, 1, relu=False)
         >>> torch.allclose(fast, gradcam(m, x, 1, engine="captum", relu=False), atol=1e-6)
         True
@@ -266,19 +255,9 @@ def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor |
 
     Example:
         >>> import torch
-        >>> from torch import nn
-        >>> from erts_kit.models.base import ECGModel
-        >>> class Tiny(ECGModel):
-        ...     cam_layer_name = "conv"
-        ...     def __init__(self):
-        ...         super().__init__(n_leads=1, n_classes=2)
-        ...         self.conv = nn.Conv1d(1, 3, 3, padding=1)
-        ...         self.fc = nn.Linear(3, 2)
-        ...     def forward_features(self, x):
-        ...         return self.conv(x)
-        ...     def forward_head(self, a):
-        ...         return self.fc(a.mean(-1))
-        >>> maps, logits = gradcam_and_logits(Tiny(), torch.randn(4, 1, 10), torch.tensor([0, 1, 1, 0]))
+        >>> from erts_kit.models import build_model
+        >>> m = build_model("small_cnn", n_leads=1, n_classes=2)
+        >>> maps, logits = gradcam_and_logits(m, torch.randn(4, 1, 80), torch.tensor([0, 1, 1, 0]))
         >>> tuple(maps.shape), tuple(logits.shape)
         ((4, 10), (4, 2))
     """

@@ -169,21 +169,10 @@ def ground_truth_study(models: Mapping[str, nn.Module], data: ECGData, indices: 
         is scored there, and mass-in-evidence on the ReLU'd map linearly upsampled to T.
 
     Example:
-        >>> from torch import nn
-        >>> from erts_kit.models.base import ECGModel
-        >>> class Tiny(ECGModel):
-        ...     cam_layer_name = "conv"
-        ...     def __init__(self):
-        ...         super().__init__(n_leads=1, n_classes=2)
-        ...         self.conv = nn.Conv1d(1, 2, 3, padding=1)
-        ...         self.fc = nn.Linear(2, 2)
-        ...     def forward_features(self, x):
-        ...         return self.conv(x)
-        ...     def forward_head(self, a):
-        ...         return self.fc(a.mean(-1))
+        >>> from erts_kit.models import build_model
         >>> _ = torch.manual_seed(0)
-        >>> d = ECGData(np.random.default_rng(0).normal(size=(6, 1, 20)).astype("float32"), [0, 1] * 3, ["a", "b"], 100)
-        >>> res = ground_truth_study({"init": Tiny()}, d)
+        >>> d = ECGData(np.random.default_rng(0).normal(size=(6, 1, 64)).astype("float32"), [0, 1] * 3, ["a", "b"], 100)
+        >>> res = ground_truth_study({"init": build_model("small_cnn", n_leads=1, n_classes=2)}, d)
         >>> sorted(res), len(res["samples"])
         (['by_class', 'samples', 'separation'], 6)
     """

@@ -374,7 +374,7 @@ def would_keep_counts(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau:
         ...                     "decision": "KEPT"})
         >>> would_keep_counts(log, np.array([0, 0, 1, 0]), 9, tau=0.3, phi=0.5, class_names=["a", "b"])
                seen  candidates  kept  rescued  unscored  no_p_true  kept_frac
-        class                                                                 
+        class
         a         3           2     1        0         0          0   0.333333
         b         1           1     1        1         0          0   1.000000
     """
