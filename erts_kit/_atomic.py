@@ -6,6 +6,7 @@ place with ``os.replace`` (atomic on POSIX and Windows), then the folder fsync'e
 """
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,7 +31,8 @@ def fsync_dir(folder: str | os.PathLike) -> None:
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
     """Write ``path`` atomically: ``write(f)`` fills a binary temp file that then replaces ``path``.
 
-    On any error (or Ctrl-C) the temp file is removed and the old ``path``, if any, is untouched.
+    On any error (or Ctrl-C) the temp file is removed and the old ``path``, if any, is untouched;
+    temp files that a writer killed mid-write (SIGKILL) left for ``path`` are removed on the next write.
 
     Example:
         >>> import tempfile, os
@@ -40,6 +42,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a writer killed mid-write
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._atomic import atomic_write
 from .._validation import check_choice, check_int
 from .base import KEPT_DECISIONS, BatchSelection, Decision
 
@@ -227,10 +228,9 @@ class SelectionLog:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, version=np.int64(_STATE_VERSION), decision_names=np.array(DECISION_NAMES),
-                            **self.arrays())
-        return path
+        arrays = self.arrays()
+        return atomic_write(path, lambda f: np.savez_compressed(
+            f, version=np.int64(_STATE_VERSION), decision_names=np.array(DECISION_NAMES), **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> SelectionLog:
