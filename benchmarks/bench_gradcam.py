@@ -6,6 +6,10 @@ For each backbone: a batch (B, 12, 1000) of random ECGs, true-class targets, eva
 is timed ``repeats`` times after one warm-up call, alternating engines so both see the same machine
 load; the median wall time gives throughput (samples/s). Also prints the largest absolute difference
 between the two engines' maps. Prints a Markdown table.
+
+A second table times what an ERTS training step needs, p_true AND the map of every sample: a no-grad
+scoring forward plus Captum (two trunk forwards, the reference code's way) against the kit's shared
+pass ``gradcam_and_logits`` (one trunk forward).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import time
 
 import torch
 
-from erts_kit.explain import gradcam
+from erts_kit.explain import gradcam, gradcam_and_logits
 from erts_kit.models import build_model
 
 
@@ -32,9 +36,25 @@ def bench(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int) 
             t0 = time.perf_counter()
             gradcam(model, x, t, engine=engine, relu=False)
             laps.append(time.perf_counter() - t0)
+    def separate() -> None:  # the reference code's way: a scoring forward, then Captum
+        with torch.no_grad():
+            model(x).softmax(1)
+        gradcam(model, x, t, engine="captum", relu=False)
+
+    def shared() -> None:
+        gradcam_and_logits(model, x, t)[1].softmax(1)
+
+    loop: dict[str, list[float]] = {"separate": [], "shared": []}
+    for _ in range(repeats):
+        for key, fn in (("separate", separate), ("shared", shared)):
+            t0 = time.perf_counter()
+            fn()
+            loop[key].append(time.perf_counter() - t0)
     fast, cap = statistics.median(times["fast"]), statistics.median(times["captum"])
+    sep, sha = statistics.median(loop["separate"]), statistics.median(loop["shared"])
     return {"model": name, "fast_s": fast, "captum_s": cap, "fast_sps": batch / fast, "captum_sps": batch / cap,
-            "ratio": cap / fast, "max_abs_diff": float((maps["fast"] - maps["captum"]).abs().max())}
+            "ratio": cap / fast, "max_abs_diff": float((maps["fast"] - maps["captum"]).abs().max()),
+            "separate_s": sep, "shared_s": sha, "loop_ratio": sep / sha}
 
 
 def main() -> None:
@@ -52,10 +72,17 @@ def main() -> None:
           f"batch {a.batch} x {a.leads} x {a.timesteps}, median of {a.repeats}, seed {a.seed}\n")
     print("| model | fast (s) | captum (s) | fast (samples/s) | captum (samples/s) | speed-up | max abs diff |")
     print("|---|---|---|---|---|---|---|")
+    rows = []
     for name in a.models:
         r = bench(name, a.batch, a.leads, a.timesteps, a.repeats, a.seed)
+        rows.append(r)
         print(f"| {r['model']} | {r['fast_s']:.3f} | {r['captum_s']:.3f} | {r['fast_sps']:.0f} | "
               f"{r['captum_sps']:.0f} | {r['ratio']:.2f}x | {r['max_abs_diff']:.1e} |", flush=True)
+    print("\nWhat an ERTS step needs (p_true + map of every sample):\n")
+    print("| model | scoring forward + Captum (s) | shared pass (s) | speed-up |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['separate_s']:.3f} | {r['shared_s']:.3f} | {r['loop_ratio']:.2f}x |")
 
 
 if __name__ == "__main__":
