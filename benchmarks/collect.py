@@ -25,7 +25,7 @@ numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU).
 | seconds per epoch per backbone, 5,000 x 12 x 1000, CPU (4) | small_cnn 47 s ... efficientnetv2s_2d 1766 s (extrapolated, loaded machine) | [models](#backbones-training-speed-bench_modelspy) |
 | fast Grad-CAM >= 2x Captum, batch 256 x 12 x 1000, CPU (5) | map alone: 1.99x small_cnn, 1.00x resnet1d_wang, 1.36x resnet18_2d (not met for the ResNets); p_true + map as the loop needs them: 1.9-2.5x | [gradcam](#grad-cam-engines-fast-fused-path-vs-captum-layergradcam) |
 | ERTS epoch <= 1.15x a DBPD epoch (6) | 0.84x (idle machine); DBPD/Full 0.57x | [epoch cost](#epoch-cost-full-vs-dbpd-vs-erts-xai_dbpd-one-process) |
-| `erts-kit demo` < 5 min on 2 cores (8) | see README "Results" (measured with the command) | README |
+| `erts-kit demo` < 5 min on 2 cores (8) | 59 s idle (`time erts-kit demo`), 2 min 54 s on the loaded machine | README "Results" |
 
 """
 
