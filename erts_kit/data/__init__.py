@@ -18,6 +18,7 @@ from .._validation import check_choice
 from .cache import cached
 from .cinc import load_cinc2020
 from .dataset import ECGData, ECGDataset
+from .demo_tree import write_mitbih_demo_tree
 from .download import download_database
 from .mitbih import DS1, DS2, load_mitbih, rr_features
 from .normalize import zscore_per_lead
@@ -41,6 +42,7 @@ __all__ = [
     "load_ptbxl",
     "make_synthetic",
     "rr_features",
+    "write_mitbih_demo_tree",
     "zscore_per_lead",
 ]
 

@@ -68,10 +68,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import wfdb
-from scipy.signal import find_peaks
 
 from erts_kit.data.cinc import CINC_CLASSES, load_cinc2020
+from erts_kit.data.demo_tree import write_mitbih_demo_tree
 from erts_kit.data.mitbih import AAMI_CLASSES, AAMI_MAP, DS1, DS2, PACED, load_mitbih
 from erts_kit.data.ptbxl import PTBXL_CLASSES, load_ptbxl
 from erts_kit.data.synthetic import (ARTIFACT_KINDS, CLASS_DESCRIPTIONS, CLASS_EVIDENCE, SYNTHETIC_CLASSES,
@@ -219,23 +218,11 @@ print("paced, left out:", " ".join(PACED))
 
 # %% [markdown]
 # ## A tiny MIT-BIH-like tree, written on the fly
-# With `DATA_DIR` empty we write three 2-lead, 360 Hz records (two DS1 names, one DS2 name) with `wfdb.wrsamp`,
-# and their beat annotations with `wfdb.wrann`: each beat is "N" except the premature beat of a PVC ("V") or PAC ("A") record.
+# With `DATA_DIR` empty, `write_mitbih_demo_tree` writes three synthetic 2-lead, 360 Hz records (two DS1 names, one DS2 name)
+# with `wfdb.wrsamp`, and their beat annotations with `wfdb.wrann`: each beat is "N" except the premature beat of a PVC ("V") or PAC ("A") record.
 
 # %%
-demo = make_synthetic(n_samples=3, n_leads=2, fs=360, duration_s=DEMO_SECONDS, seed=SEED,
-                      classes=["PVC", "PAC", "NORM"])
-tree = Path(tempfile.mkdtemp(prefix="mitdb-demo-"))
-symbol_of = {"PVC": "V", "PAC": "A", "NORM": "N"}
-for rec, i in zip(["101", "106", "100"], range(3)):
-    sig = demo.signals[i].T.astype(np.float64)                                   # (T, 2) in mV
-    peaks, _ = find_peaks(np.abs(sig[:, 0] - np.median(sig[:, 0])), distance=int(0.3 * demo.fs), prominence=0.5)
-    symbols = np.full(len(peaks), "N", dtype=object)
-    if np.isfinite(demo.meta.event_time_s[i]):                                    # the premature beat
-        symbols[np.abs(peaks / demo.fs - demo.meta.event_time_s[i]).argmin()] = symbol_of[demo.meta.class_true[i]]
-    wfdb.wrsamp(rec, fs=demo.fs, units=["mV", "mV"], sig_name=demo.lead_names, p_signal=sig,
-                fmt=["212", "212"], write_dir=str(tree))
-    wfdb.wrann(rec, "atr", peaks, list(symbols), write_dir=str(tree))
+tree = write_mitbih_demo_tree(tempfile.mkdtemp(prefix="mitdb-demo-"), seconds=DEMO_SECONDS, seed=SEED)
 sorted(p.name for p in tree.iterdir())
 
 # %% [markdown]
