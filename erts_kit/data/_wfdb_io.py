@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -262,6 +263,26 @@ def file_stamp(path: Path) -> list[int]:
     """(size, mtime_ns) of a file, to put in a cache key so an edited database rebuilds the cache."""
     st = os.stat(path)
     return [int(st.st_size), int(st.st_mtime_ns)]
+
+
+def load_cached_records(dataset: str, build: Callable[[], Any], cache_dir: Any, key: dict[str, Any]) -> Any:
+    """``cached(build, cache_dir, key)`` for a record reader: on a cache hit, repeat the skip warning.
+
+    A reader with ``on_error="skip"`` warns about the records it left out while it builds; a later load
+    from the cache does not rebuild, so the warning is given again from the stored skip list.
+    """
+    from .cache import cached
+
+    built: list[bool] = []
+
+    def tracked_build() -> Any:
+        built.append(True)
+        return build()
+
+    data = cached(tracked_build, cache_dir, key)
+    if not built:
+        warn_cached_skips(dataset, data.meta.attrs)
+    return data
 
 
 def warn_cached_skips(dataset: str, attrs: dict[str, Any]) -> None:

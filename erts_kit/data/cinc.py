@@ -35,8 +35,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_int
 from ._wfdb_io import (ON_ERROR_CHOICES, RecordReadError, SignalStack, SkipReport, handle_error, prepare_signal,
-                       read_record, warn_cached_skips, warn_flat)
-from .cache import cached
+                       load_cached_records, read_record, warn_flat)
 from .dataset import ECGData
 
 CINC_CLASSES = ["NORM", "AF", "AVB", "LBBB", "RBBB", "PVC/PAC", "ST", "OTHER"]
@@ -240,13 +239,4 @@ def load_cinc2020(root: str | Path, n_timesteps: int = 1000, normalize: bool = T
            "n_timesteps": n_timesteps, "normalize": bool(normalize), "seed": seed, "on_error": on_error,
            "headers_sha256": hashlib.sha256(json.dumps(
                [[str(h.relative_to(root)), h.stat().st_size] for h in headers]).encode()).hexdigest()}
-    built: list[bool] = []
-
-    def build() -> ECGData:
-        built.append(True)
-        return _build_cinc(root, n_timesteps, normalize, seed, on_error, progress)
-
-    data = cached(build, cache_dir, key)
-    if not built:
-        warn_cached_skips("CinC 2020", data.meta.attrs)
-    return data
+    return load_cached_records("CinC 2020", lambda: _build_cinc(root, n_timesteps, normalize, seed, on_error, progress), cache_dir, key)

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice, check_int, check_range, format_list
-from ._wfdb_io import RecordReadError, SkipReport, check_finite, handle_error, read_annotation, read_record
-from .cache import cached
+from ._wfdb_io import (RecordReadError, SkipReport, check_finite, handle_error, load_cached_records, read_annotation,
+                       read_record)
 from .dataset import ECGData
 from .normalize import zscore_per_lead
 
@@ -335,4 +335,4 @@ def load_mitbih(root: str | Path, records: Sequence[str | int] | None = None, wi
                            "window_s": float(window_s), "context": context, "lead": lead,
                            "normalize": bool(normalize), "on_error": on_error, "split": split,
                            "n_val_records": n_val_records, "seed": seed, "reader_version": 1}
-    return cached(build, cache_dir, key)
+    return load_cached_records("MIT-BIH", build, cache_dir, key)

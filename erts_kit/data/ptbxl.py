@@ -38,8 +38,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_choice, format_list
 from ._wfdb_io import (ON_ERROR_CHOICES, RecordReadError, SignalStack, SkipReport, file_stamp, handle_error,
-                       prepare_signal, read_record, warn_cached_skips, warn_flat)
-from .cache import cached
+                       load_cached_records, prepare_signal, read_record, warn_flat)
 from .dataset import ECGData
 
 PTBXL_CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
@@ -262,13 +261,4 @@ def load_ptbxl(root: str | Path, fs: int = 100, labels: str = "paper", normalize
     key = {"reader": "ptbxl", "reader_version": READER_VERSION, "root": str(root.resolve()), "fs": fs,
            "labels": labels, "normalize": bool(normalize), "on_error": on_error,
            "database_csv": file_stamp(root / "ptbxl_database.csv")}
-    built: list[bool] = []
-
-    def build() -> ECGData:
-        built.append(True)
-        return _build_ptbxl(root, fs, labels, normalize, on_error, progress)
-
-    data = cached(build, cache_dir, key)
-    if not built:
-        warn_cached_skips("PTB-XL", data.meta.attrs)
-    return data
+    return load_cached_records("PTB-XL", lambda: _build_ptbxl(root, fs, labels, normalize, on_error, progress), cache_dir, key)
