@@ -48,6 +48,20 @@ class Backbone2d(ECGModel):
         return self.head(f)
 
 
+class FeaturesBackbone2d(Backbone2d):
+    """A 2-D backbone whose trunk is ``self.features`` (an ``nn.Sequential``), split before its last stage.
+
+    The Grad-CAM layer is ``features[-2]`` (the paper's choice for MobileNetV2 and EfficientNetV2-S);
+    ``features[-1]`` (the final 1x1 conv) runs in the head.
+    """
+
+    def _trunk(self, img: torch.Tensor) -> torch.Tensor:
+        return self.features[:-1](img)   # up to and including features[-2]
+
+    def _rest(self, a: torch.Tensor) -> torch.Tensor:
+        return self.features[-1](a)
+
+
 class BasicBlock2d(nn.Module):
     """ResNet basic block: 3x3 conv(stride)-BN-ReLU-3x3 conv-BN + shortcut (1x1 conv-BN if the shape changes), ReLU.
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from erts_kit.models._layers import paper_head
-from erts_kit.models.backbones2d import Backbone2d
+from erts_kit.models._layers import init_conv_bn, paper_head
+from erts_kit.models.backbones2d import FeaturesBackbone2d
 from erts_kit.models.mobilenetv2_2d import conv_bn_act
 
 # (block, expand ratio, kernel, stride of the first block, in channels, out channels, blocks)
@@ -123,7 +123,7 @@ class MBConv(nn.Module):
         return x + self.stochastic_depth(out) if self.use_residual else out
 
 
-class EfficientNetV2S_2d(Backbone2d):
+class EfficientNetV2S_2d(FeaturesBackbone2d):
     """EfficientNetV2-S on (B, leads, T) inputs viewed as one-channel images; paper head on 1280 pooled features.
 
     Args:
@@ -158,17 +158,4 @@ class EfficientNetV2S_2d(Backbone2d):
         layers.append(conv_bn_act(256, 1280, 1, act=nn.SiLU, eps=_BN_EPS))
         self.features = nn.Sequential(*layers)
         self.head = paper_head(1280, self.n_classes, p=dropout)
-        for m in self.features.modules():  # torchvision's init for the trunk
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def _trunk(self, img: torch.Tensor) -> torch.Tensor:
-        return self.features[:-1](img)   # up to and including features[-2]
-
-    def _rest(self, a: torch.Tensor) -> torch.Tensor:
-        return self.features[-1](a)      # 1x1 conv to 1280 channels
+        init_conv_bn(self.features)  # torchvision's init for the trunk

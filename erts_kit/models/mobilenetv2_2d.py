@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from erts_kit.models._layers import paper_head
-from erts_kit.models.backbones2d import Backbone2d
+from erts_kit.models._layers import init_conv_bn, paper_head
+from erts_kit.models.backbones2d import FeaturesBackbone2d
 
 # expansion t, output channels c, repeats n, stride of the first repeat s
 INVERTED_RESIDUAL_SETTING = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -56,7 +56,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_residual else self.conv(x)
 
 
-class MobileNetV2_2d(Backbone2d):
+class MobileNetV2_2d(FeaturesBackbone2d):
     """MobileNetV2 on (B, leads, T) inputs viewed as one-channel images; paper head on 1280 pooled features.
 
     Args:
@@ -85,15 +85,4 @@ class MobileNetV2_2d(Backbone2d):
         layers.append(conv_bn_act(c_in, 1280, kernel=1))
         self.features = nn.Sequential(*layers)
         self.head = paper_head(1280, self.n_classes, p=dropout)
-        for m in self.features.modules():  # torchvision's init for the trunk
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def _trunk(self, img: torch.Tensor) -> torch.Tensor:
-        return self.features[:-1](img)   # up to and including features[-2]
-
-    def _rest(self, a: torch.Tensor) -> torch.Tensor:
-        return self.features[-1](a)      # 1x1 conv to 1280 channels
+        init_conv_bn(self.features)  # torchvision's init for the trunk
