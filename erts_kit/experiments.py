@@ -258,7 +258,10 @@ def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) 
     - ``recall`` = dropped among the corrupted candidates; ``recall_all`` = among every corrupted
       row of those epochs (PDD's confident drops included);
     - ``by_kind``: per kind of sample (``clean``, ``label_flip`` and each ``artifact_kind``):
-      candidates, dropped and drop rate (a flipped sample with an artefact counts in both kinds).
+      candidates, dropped and drop rate (a flipped sample with an artefact counts in both kinds);
+    - ``by_class``: the same for the *clean* candidates of each true class (needs ``class_true`` in
+      ``meta``; keys ``"<class> (<evidence_kind>)"``): are classes with diffuse evidence (AF, ST) dropped
+      more often than those with one local event (PVC, PAC)?
 
     Args:
         selection_log_df: :meth:`SelectionLog.to_dataframe` (columns ``epoch, index, decision``;
@@ -268,7 +271,7 @@ def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) 
 
     Returns:
         dict with ``precision, recall, recall_all, base_rate, n_candidates, n_dropped,
-        n_corrupted_candidates, n_true_positive, epochs, by_kind``; rates are NaN where undefined
+        n_corrupted_candidates, n_true_positive, epochs, by_kind, by_class``; rates are NaN where undefined
         (e.g. no filter epoch: a non-ERTS policy).
 
     Raises:
@@ -318,11 +321,23 @@ def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) 
         ak = meta["artifact_kind"].astype(str).to_numpy()[idx]
         for k in sorted(set(ak) - {"none"}):
             kinds[k] = ak == k
-    by_kind = {k: {"n_candidates": int((cand & m).sum()), "n_dropped": int((dropped & m).sum()),
-                   "drop_rate": ratio(int((dropped & m).sum()), int((cand & m).sum()))} for k, m in kinds.items()}
+    def rates(groups: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+        return {k: {"n_candidates": int((cand & m).sum()), "n_dropped": int((dropped & m).sum()),
+                    "drop_rate": ratio(int((dropped & m).sum()), int((cand & m).sum()))} for k, m in groups.items()}
+
+    classes: dict[str, np.ndarray] = {}
+    if "class_true" in meta.columns:
+        true_cls = meta["class_true"].astype(str).to_numpy()[idx]
+        evidence = (meta["evidence_kind"].astype(str).to_numpy()[idx] if "evidence_kind" in meta.columns
+                    else np.full(len(idx), "?", dtype=object))
+        for c in pd.unique(meta["class_true"].astype(str)):
+            m = true_cls == c
+            ev = evidence[m][0] if m.any() else "?"
+            classes[f"{c} ({ev})"] = m & ~corrupted
     return {"precision": ratio(tp, n_drop), "recall": ratio(tp, n_cc), "recall_all": ratio(tp, n_corr_all),
             "base_rate": ratio(n_cc, n_cand), "n_candidates": n_cand, "n_dropped": n_drop,
-            "n_corrupted_candidates": n_cc, "n_true_positive": tp, "epochs": epochs, "by_kind": by_kind}
+            "n_corrupted_candidates": n_cc, "n_true_positive": tp, "epochs": epochs, "by_kind": rates(kinds),
+            "by_class": rates(classes)}
 
 
 def filter_table(stats: Mapping[str, Any]) -> pd.DataFrame:
@@ -443,6 +458,7 @@ def _result_row(run: _Run, res: Any, data: ECGData, model: str, n_train: int) ->
     row["filter_recall_all"] = stats["recall_all"] if stats else float("nan")
     row["filter_n_dropped"] = stats["n_dropped"] if stats else 0
     row["filter_by_kind"] = stats["by_kind"] if stats else {}
+    row["filter_by_class"] = stats["by_class"] if stats else {}
     row["params"] = run.policy_obj.params()
     row["device"] = res.device
     return row

@@ -172,12 +172,14 @@ def _fig_cost(histories: Mapping[str, pd.DataFrame], path: Path) -> Path | None:
     return path
 
 
-def _fig_filter(results_df: pd.DataFrame, path: Path) -> Path | None:
+def _fig_filter(results_df: pd.DataFrame, path: Path, column: str = "filter_by_kind",
+                title: str = "Does the focus filter drop the corrupted samples? (sample-epochs of the filter epochs)"
+                ) -> Path | None:
     import matplotlib.pyplot as plt
-    if "filter_by_kind" not in results_df.columns:
+    if column not in results_df.columns:
         return None
     per_policy: dict[str, dict[str, list[int]]] = {}
-    for pol, bk in results_df[["policy", "filter_by_kind"]].itertuples(index=False, name=None):
+    for pol, bk in results_df[["policy", column]].itertuples(index=False, name=None):
         if not isinstance(bk, Mapping) or not bk:
             continue
         agg = per_policy.setdefault(pol, {})
@@ -202,8 +204,7 @@ def _fig_filter(results_df: pd.DataFrame, path: Path) -> Path | None:
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Does the focus filter drop the corrupted samples? (sample-epochs of the filter epochs)",
-                 fontsize=9, loc="left")
+    ax.set_title(title, fontsize=9, loc="left")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -338,6 +339,14 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
                    ("img", (filt, "drop rate of the focus filter by kind of sample"))]
         if filter_stats is not None:
             blocks.append(("table", filter_stats.reset_index()))
+    by_class = _fig_filter(results_df, out / "fig_filter_by_class.png", column="filter_by_class",
+                           title="Clean candidates dropped for low focus, by true class (evidence kind)")
+    if by_class is not None:
+        blocks += [("h2", "Local vs diffuse evidence: which clean samples the filter drops"),
+                   ("p", ("Share of the clean candidates of each true class dropped for low focus (summed over seeds). "
+                         "A filter that is fair to every class drops them at similar rates; the label says whether the "
+                         "class's evidence is local (one beat) or diffuse (every beat).")),
+                   ("img", (by_class, "drop rate of clean candidates by true class"))]
     ex = _fig_examples(examples or {}, out / "fig_examples.png")
     if ex is not None:
         blocks += [("h2", "Kept vs dropped, with Grad-CAM"),

@@ -199,3 +199,21 @@ def test_run_grid_refuses_a_folder_holding_other_settings(tiny_data, tmp_path):
     df = run_grid(tiny_data, ["full"], [0], "small_cnn", 1, tmp_path, {**CFG, "lr": 5e-4}, progress=False,
                   on_mismatch="overwrite")
     assert df.attrs["executed"] == ["full_seed0"]
+
+
+def test_filter_drop_rates_by_true_class_count_clean_candidates_only():
+    import pandas as pd
+
+    from erts_kit.experiments import filter_precision_recall
+
+    log = pd.DataFrame({"epoch": [3] * 6, "index": [0, 1, 2, 3, 4, 5],
+                        "decision": ["DROPPED_LOW_FOCUS", "KEPT", "DROPPED_LOW_FOCUS", "RESCUED",
+                                     "DROPPED_LOW_FOCUS", "DROPPED_CONFIDENT"]})
+    meta = pd.DataFrame({"corrupted": [False, False, False, False, True, False],
+                         "class_true": ["PVC", "PVC", "AF", "AF", "AF", "AF"],
+                         "evidence_kind": ["local", "local", "diffuse", "diffuse", "diffuse", "diffuse"]})
+    by_class = filter_precision_recall(log, meta)["by_class"]
+    # PVC: 2 clean candidates, 1 dropped. AF: clean candidates are rows 2 and 3 (row 4 is corrupted,
+    # row 5 was not a candidate), 1 dropped.
+    assert by_class["PVC (local)"] == {"n_candidates": 2, "n_dropped": 1, "drop_rate": 0.5}
+    assert by_class["AF (diffuse)"] == {"n_candidates": 2, "n_dropped": 1, "drop_rate": 0.5}

@@ -254,14 +254,15 @@ if stats:
 # %% [markdown]
 # ## Local vs diffuse evidence
 # Are classes whose evidence is spread over the record (AF, ST change, AVB1) dropped more often than those with one
-# local event (PVC, PAC)? Drop rate of the candidates per true class, in the filter epochs.
+# local event (PVC, PAC)? Drop rate of the *clean* candidates per true class, in the filter epochs
+# (`filter_precision_recall(...)["by_class"]`).
 
 # %%
-filtered = log_df[(log_df["epoch"] >= start) & log_df["decision"].isin(["KEPT", "DROPPED_LOW_FOCUS", "RESCUED"])]
-if has_truth and len(filtered):
-    truth = data.meta.loc[filtered["index"], ["class_true", "evidence_kind"]].to_numpy()
-    display(pd.crosstab([truth[:, 1], truth[:, 0]], filtered["decision"].astype(str).to_numpy(),
-                        rownames=["evidence", "class"], colnames=["decision"], normalize="index").round(3))
+if stats and stats["by_class"]:
+    by_class = filter_table({"by_kind": stats["by_class"]})
+    by_class["drop_rate"].plot.barh(figsize=(6, 0.35 * len(by_class) + 1), xlim=(0, 1),
+                                    title="clean candidates dropped for low focus, by true class")
+    display(by_class.round(3))
 
 # %% [markdown]
 # # Summary
