@@ -235,7 +235,7 @@ def test_explorers_render_into_their_output_widgets_in_a_real_kernel(tmp_path):
 
     from erts_kit.notebooks import run_notebooks
 
-    res = run_notebooks(FIXTURE_DIR / "05_widgets_demo.ipynb", output_dir=tmp_path, progress=False)
+    res = run_notebooks(FIXTURE_DIR / "05_widgets_demo.ipynb", output_dir=tmp_path, progress=False, timeout=240)
     assert res["status"].tolist() == ["ok"]
     nb = nbformat.read(str(tmp_path / "05_widgets_demo.ipynb"), as_version=4)
     state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
