@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.inference import logits_no_grad
 from .base import BatchInfo
 from .ledger import CostLedger
 from .policies import class_keys
@@ -141,7 +142,7 @@ class ModelBatchScorer:
     # -- passes ----------------------------------------------------------------------------------
     def _plain_forward(self) -> None:
         with self._phase("score"), self._eval(), torch.no_grad(), self._autocast():
-            logits = self.model(self.batch.x)
+            logits = logits_no_grad(self.model, self.batch.x)  # micro-batched on the CPU, as the shared pass
         self._logits = logits.detach().float().cpu()
         self._charge(scored=self.batch_size)
 

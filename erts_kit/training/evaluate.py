@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import ECGData, ECGDataset
 from ..losses import ClassificationLoss
+from ..models.inference import logits_no_grad
 
 __all__ = ["evaluate", "check_compatible"]
 
@@ -49,7 +50,7 @@ def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: in
         for x, y, _ in loader:
             x, y = x.to(device), y.to(device)
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
-                logits = model(x)
+                logits = logits_no_grad(model, x)  # micro-batched on the CPU: same logits, less time
             logits = logits.float()
             losses, w = loss.per_sample(logits, y)
             total += float(losses.sum())
