@@ -13,7 +13,10 @@ see the same machine load; the median wall time gives throughput (samples/s):
 * ``captum in slices``: Captum called on ``CPU_CHUNK``-sample slices by the caller, to show how much of
   the gain is the micro-batching alone (a caller can do that with Captum too; the kit does it for you).
 
-Also prints the largest absolute difference between the fast engine's and Captum's maps, and the minor
+A third table splits the fast engine into its trunk (no autograd) and its head (forward + backward to
+the layer, which Captum pays too): Captum's time over the head's is the most any trunk trick could give.
+``--sweep 8 16 32 64`` adds a table of the fast engine's time per micro-batch size (how ``CPU_CHUNK`` was
+chosen). Also prints the largest absolute difference between the fast engine's and Captum's maps, and the minor
 page faults per call (``resource.getrusage``), the memory cost a whole-batch pass pays.
 
 A second table times what an ERTS training step needs, p_true AND the map of every sample: the
@@ -88,6 +91,48 @@ def bench(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int) 
             "separate_s": sep, "shared_s": sha, "loop_ratio": sep / sha}
 
 
+def halves(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int) -> tuple[float, float]:
+    """Median seconds of the fast engine's two halves over ``CPU_CHUNK``-sample slices: the trunk without
+    autograd, and the head forward + backward to the layer (what Captum must pay as well)."""
+    torch.manual_seed(seed)
+    model = build_model(name, n_leads=n_leads, n_classes=5).eval()
+    x, t = torch.randn(batch, n_leads, T), torch.randint(0, 5, (batch,))
+    slices = [slice(i, i + CPU_CHUNK) for i in range(0, batch, CPU_CHUNK)]
+    with torch.no_grad():
+        acts = [model.forward_features(x[s]) for s in slices]
+
+    def trunk() -> None:
+        with torch.no_grad():
+            for s in slices:
+                model.forward_features(x[s])
+
+    def head() -> None:
+        for s, a in zip(slices, acts):
+            a = a.detach().requires_grad_()
+            torch.autograd.grad(model.forward_head(a).gather(1, t[s, None]).sum(), a)
+
+    trunk(), head()  # warm-up
+    laps: dict[str, list[float]] = {"trunk": [], "head": []}
+    for _ in range(repeats):
+        laps["trunk"].append(_timed(trunk)[0])
+        laps["head"].append(_timed(head)[0])
+    return statistics.median(laps["trunk"]), statistics.median(laps["head"])
+
+
+def sweep(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int, sizes: list[int]) -> dict[int, float]:
+    """Median seconds of the fast engine per micro-batch size (same model and batch for every size)."""
+    torch.manual_seed(seed)
+    model = build_model(name, n_leads=n_leads, n_classes=5).eval()
+    x, t = torch.randn(batch, n_leads, T), torch.randint(0, 5, (batch,))
+    laps: dict[int, list[float]] = {s: [] for s in sizes}
+    for size in sizes:
+        gradcam(model, x, t, relu=False, chunk=size)  # warm-up
+    for _ in range(repeats):
+        for size in sizes:
+            laps[size].append(_timed(lambda: gradcam(model, x, t, relu=False, chunk=size))[0])
+    return {size: statistics.median(v) for size, v in laps.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=256)
@@ -97,6 +142,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models", nargs="+", default=["small_cnn", "resnet1d_wang", "resnet18_2d"])
+    p.add_argument("--sweep", nargs="*", type=int, default=[], help="micro-batch sizes to time the fast engine at")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, "
@@ -118,6 +164,20 @@ def main() -> None:
     print("|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['separate_s']:.3f} | {r['shared_s']:.3f} | {r['loop_ratio']:.2f}x |")
+    print("\nThe fast engine's two halves (16-sample slices): trunk without autograd, head forward + backward:\n")
+    print("| model | trunk (s) | head fwd + bwd (s) | head share | best possible speed-up vs this Captum time |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        trunk, head = halves(r["model"], a.batch, a.leads, a.timesteps, a.repeats, a.seed)
+        print(f"| {r['model']} | {trunk:.3f} | {head:.3f} | {head / (trunk + head):.0%} | "
+              f"{r['sec']['captum'] / head:.1f}x (a free trunk) |", flush=True)
+    if a.sweep:
+        print("\nFast engine, seconds per batch by micro-batch size (`chunk=`):\n")
+        print("| model | " + " | ".join(str(s) for s in a.sweep) + " |")
+        print("|---|" + "---|" * len(a.sweep))
+        for name in a.models:
+            sec = sweep(name, a.batch, a.leads, a.timesteps, a.repeats, a.seed, a.sweep)
+            print(f"| {name} | " + " | ".join(f"{sec[s]:.3f}" for s in a.sweep) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU).
 | cached load >= 20x faster than the first read (3) | 1150x (open), 120x (open + read every sample); 2,000 WFDB records | [cache](#cache-benchmark-erts_kitdatacache) |
 | PTB-XL-sized cache (21,799 x 12 x 1000) memory-mapped: peak memory | +1 MiB RSS to open, +12 MiB private per batch of 256 | [cache](#cache-benchmark-erts_kitdatacache) |
 | seconds per epoch per backbone, 5,000 x 12 x 1000, CPU (4) | small_cnn 17.6 s, resnet1d_wang 110 s, inception1d 763 s, resnet18_2d 155 s, mobilenetv2_2d 339 s, efficientnetv2s_2d 1243 s (extrapolated from 10 timed steps) | [models](#backbones-training-speed-bench_modelspy) |
-| fast Grad-CAM >= 2x Captum, batch 256 x 12 x 1000, CPU (5) | map alone: 1.99x small_cnn, 1.00x resnet1d_wang, 1.36x resnet18_2d (not met for the ResNets); p_true + map as the loop needs them: 1.9-2.5x | [gradcam](#grad-cam-engines-fast-fused-path-vs-captum-layergradcam) |
-| ERTS epoch <= 1.15x a DBPD epoch (6) | 0.84x (idle machine); DBPD/Full 0.57x | [epoch cost](#epoch-cost-full-vs-dbpd-vs-erts-xai_dbpd-one-process) |
+| fast Grad-CAM >= 2x Captum, batch 256 x 12 x 1000, CPU (5) | map alone: inception1d 2.3x, mobilenetv2_2d 4.8x, efficientnetv2s_2d 3.5x; small_cnn 1.7-2.8x (3 runs); resnet1d_wang 1.85-2.00x (not reliably met); resnet18_2d 1.2-1.3x (not met: layer4 sits in the head); mostly from micro-batching, which Captum called on slices gets too. p_true + map as the loop needs them: 2.2-8.6x | [gradcam](#grad-cam-engines-fast-fused-path-vs-captum-layergradcam) |
+| ERTS epoch <= 1.15x a DBPD epoch (6) | 0.88x (idle machine; 0.84x before the micro-batched scoring); DBPD/Full 0.65x | [epoch cost](#epoch-cost-full-vs-dbpd-vs-erts-xai_dbpd-one-process) |
 | `erts-kit demo` < 5 min on 2 cores (8) | 59 s idle (`time erts-kit demo`), 2 min 54 s on the loaded machine | README "Results" |
 
 """

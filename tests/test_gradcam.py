@@ -170,6 +170,18 @@ def test_target_none_explains_the_predicted_class():
     pred = m(x).argmax(1)
     assert torch.allclose(gradcam(m, x), gradcam(m, x, pred))
     assert torch.allclose(gradcam(m, x, engine="captum"), gradcam(m, x, pred, engine="captum"), atol=1e-5)
+    assert torch.allclose(gradcam(m, x, chunk=2), gradcam(m, x, pred), atol=1e-6)  # argmax per micro-batch
+
+
+def test_train_mode_pass_is_never_split():
+    # eval_mode=False with BatchNorm in train mode: the map depends on the whole batch, so no micro-batches
+    m = _randomised(Conv1dNet()).train()
+    m.head[2].p = 0.0
+    x, t = torch.randn(6, 3, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    whole = gradcam(m, x, t, relu=False, eval_mode=False, chunk=None)
+    assert torch.allclose(gradcam(m, x, t, relu=False, eval_mode=False), whole, atol=1e-6)  # auto: whole batch
+    with pytest.raises(ValueError, match="train mode"):
+        gradcam(m, x, t, eval_mode=False, chunk=2)
 
 
 def test_gradcam_and_logits_shares_the_forward():

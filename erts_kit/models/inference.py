@@ -4,10 +4,10 @@ A forward without autograd keeps nothing for a backward pass, so a batch can str
 network a few samples at a time. On a CPU this is much faster for wide networks: at batch 256 one
 (128 channels x 1000 steps) activation of ``resnet1d_wang`` is 131 MB, far larger than the caches,
 and every layer writes a fresh one (page faults, memory traffic); 16 samples at a time keep each
-activation near 8 MB. Measured on the 2-core dev CPU, trunk of a batch 256 x 12 x 1000 in eval mode
-(``benchmarks/bench_gradcam.py``, BENCHMARKS.md): ``resnet1d_wang`` 2.4 s -> 1.0 s, ``resnet18_2d``
-1.9 s -> 1.2 s. On a GPU one big batch is what keeps the device busy, so ``chunk="auto"`` splits only
-on the CPU.
+activation near 8 MB. Measured on the 2-core dev CPU, the fast Grad-CAM engine on a batch of
+256 x 12 x 1000 in eval mode (``benchmarks/bench_gradcam.py``, BENCHMARKS.md): ``resnet1d_wang`` 2.09 s in
+one pass, 1.09 s in 16-sample slices; ``small_cnn`` 0.29 s -> 0.16 s. On a GPU one big batch is what keeps
+the device busy, so ``chunk="auto"`` splits only on the CPU.
 
 Micro-batching is exact only when no sample can see another: every module must be in eval mode
 (BatchNorm in train mode normalises with the batch's own statistics; train-mode dropout would draw its
@@ -34,8 +34,8 @@ from erts_kit.models.base import ECGModel
 __all__ = ["CPU_CHUNK", "chunk_slices", "inference_chunk", "logits_no_grad"]
 
 CPU_CHUNK = 16
-"""Samples per micro-batch on the CPU under ``chunk="auto"`` (fastest of 8/16/32/64 on the dev CPU for the
-1-D and 2-D ResNets; see BENCHMARKS.md)."""
+"""Samples per micro-batch on the CPU under ``chunk="auto"``: among 8/16/32/64 the best or within 3% of it for
+``small_cnn`` and ``resnet1d_wang`` on the dev CPU (``bench_gradcam.py --sweep``, BENCHMARKS.md)."""
 
 
 def _training_module(model: nn.Module) -> str | None:

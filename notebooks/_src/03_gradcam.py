@@ -176,6 +176,11 @@ pd.DataFrame({"mean mass inside the mask": {k: np.nanmean(v) for k, v in overlap
 # %% [markdown]
 # ## The fast engine equals Captum
 # Same maps (signed, before ReLU) for a batch of test records and their true classes; the difference is asserted to be rounding only.
+#
+# Where its speed comes from: the trunk needs no autograd, so nothing has to be kept for a backward pass, and on a CPU
+# in eval mode the engine streams the batch 16 samples at a time (`chunk="auto"`): each activation stays small enough
+# for the caches. `chunk=None` turns that off, to see its share. (Captum called slice by slice gains most of that
+# too; BENCHMARKS.md measures all four at batch 256.)
 
 # %%
 idx = test[:N_EXPLAIN]
@@ -188,10 +193,14 @@ t_fast = time.perf_counter() - t0
 t0 = time.perf_counter()
 ref = gradcam(model, xb, yb, engine="captum", relu=False)
 t_captum = time.perf_counter() - t0
-max_diff = float((fast - ref).abs().max())
+t0 = time.perf_counter()
+whole = gradcam(model, xb, yb, engine="fast", relu=False, chunk=None)
+t_whole = time.perf_counter() - t0
+max_diff = float(max((fast - ref).abs().max(), (whole - ref).abs().max()))
 scale = float(ref.abs().max())
 print(f"{len(idx)} maps of width {fast.shape[-1]}: max |fast - Captum| = {max_diff:.2e} (map scale {scale:.2e})")
-print(f"time: fast {t_fast * 1000:.1f} ms, Captum {t_captum * 1000:.1f} ms (ratio {t_captum / t_fast:.1f}x, one run, {device})")
+print(f"time: fast {t_fast * 1000:.1f} ms, Captum {t_captum * 1000:.1f} ms (ratio {t_captum / t_fast:.1f}x, one run, {device}); "
+      f"fast without micro-batches {t_whole * 1000:.1f} ms")
 assert max_diff <= 1e-5 * max(1.0, scale), "the fast engine should reproduce Captum's maps"
 
 # %% [markdown]
@@ -199,13 +208,15 @@ assert max_diff <= 1e-5 * max(1.0, scale), "the fast engine should reproduce Cap
 # - Grad-CAM weights each channel of a layer by the mean gradient of the class logit and sums them: one value per
 #   time step *of that layer* (W = T / 8 for `small_cnn`), upsampled only for display.
 # - Captum's `LayerGradCam(model, model.cam_layer).attribute(x, target=y)` is the reference; `erts_kit.explain.gradcam`
-#   wraps it and adds a fast engine that gives the same maps without a backward pass through the trunk.
+#   wraps it and adds a fast engine that gives the same maps without a backward pass through the trunk, streaming
+#   the batch in micro-batches on a CPU.
 # - The layer sets the resolution and what the map means: earlier layers are sharper in time but less class-specific.
 #
 # ## Questions
 # 1. Why does a 1-D model give one map for all twelve leads, and what would a 2-D backbone give instead?
 # 2. The ERTS focus score is computed on the map *before* upsampling: what changes if you upsample first?
-# 3. Why can the fast engine skip autograd in the trunk and still give the exact same map?
+# 3. Why can the fast engine skip autograd in the trunk and still give the exact same map? Why may it split the batch
+#    in eval mode but not in train mode (think of BatchNorm)?
 # 4. For an AF record (diffuse evidence), what should a "good" map look like?
 #
 # ## Experiments to try
