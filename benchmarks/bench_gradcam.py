@@ -15,6 +15,8 @@ see the same machine load; the median wall time gives throughput (samples/s):
 
 A third table splits the fast engine into its trunk (no autograd) and its head (forward + backward to
 the layer, which Captum pays too): Captum's time over the head's is the most any trunk trick could give.
+``--memory`` adds the peak resident memory of one call of each way, each in a fresh process (``ru_maxrss``
+after the call minus before it, model and batch already built).
 ``--sweep 8 16 32 64`` adds a table of the fast engine's time per micro-batch size (how ``CPU_CHUNK`` was
 chosen). Also prints the largest absolute difference between the fast engine's and Captum's maps, and the minor
 page faults per call (``resource.getrusage``), the memory cost a whole-batch pass pays.
@@ -29,7 +31,10 @@ import argparse
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -119,6 +124,35 @@ def halves(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int)
     return statistics.median(laps["trunk"]), statistics.median(laps["head"])
 
 
+_WAYS = ("fast", "fast_whole", "captum", "captum_slices")
+
+
+def _one_way_peak(name: str, way: str, batch: int, n_leads: int, T: int, seed: int, threads: int) -> None:
+    """Child process: build the model and batch, run one way once, print the peak RSS it added (MiB)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = build_model(name, n_leads=n_leads, n_classes=5).eval()
+    x, t = torch.randn(batch, n_leads, T), torch.randint(0, 5, (batch,))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if way == "captum_slices":
+        _captum_in_slices(model, x, t, CPU_CHUNK)
+    else:
+        gradcam(model, x, t, relu=False, engine="captum" if way == "captum" else "fast",
+                chunk=None if way == "fast_whole" else "auto")
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+
+
+def peak_memory(name: str, batch: int, n_leads: int, T: int, seed: int, threads: int) -> dict[str, float]:
+    """Peak RSS (MiB) one call of each way adds, each way in a fresh Python process."""
+    out = {}
+    for way in _WAYS:
+        code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_gradcam as b; "
+                f"b._one_way_peak({name!r}, {way!r}, {batch}, {n_leads}, {T}, {seed}, {threads})")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out[way] = float(res.stdout.strip().splitlines()[-1])
+    return out
+
+
 def sweep(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int, sizes: list[int]) -> dict[int, float]:
     """Median seconds of the fast engine per micro-batch size (same model and batch for every size)."""
     torch.manual_seed(seed)
@@ -142,35 +176,45 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models", nargs="+", default=["small_cnn", "resnet1d_wang", "resnet18_2d"])
+    p.add_argument("--memory", action="store_true", help="also measure each way's peak memory (fresh processes)")
+    p.add_argument("--only-memory", action="store_true", help="measure peak memory only (no timings)")
     p.add_argument("--sweep", nargs="*", type=int, default=[], help="micro-batch sizes to time the fast engine at")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, "
           f"batch {a.batch} x {a.leads} x {a.timesteps}, median of {a.repeats}, seed {a.seed}, "
           f"CPU micro-batch {CPU_CHUNK}\n")
-    print("| model | fast (s) | captum (s) | fast (samples/s) | captum (samples/s) | speed-up | max abs diff |"
-          " fast, whole batch (s) | captum in slices (s) | page faults fast / whole / captum |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    rows = []
-    for name in a.models:
-        r = bench(name, a.batch, a.leads, a.timesteps, a.repeats, a.seed)
-        rows.append(r)
-        sec, sps, flt = r["sec"], r["sps"], r["faults"]
-        print(f"| {r['model']} | {sec['fast']:.3f} | {sec['captum']:.3f} | {sps['fast']:.0f} | {sps['captum']:.0f} | "
-              f"**{r['ratio']:.2f}x** | {r['max_abs_diff']:.1e} | {sec['fast_whole']:.3f} | {sec['captum_slices']:.3f} | "
-              f"{flt['fast']} / {flt['fast_whole']} / {flt['captum']} |", flush=True)
-    print("\nWhat an ERTS step needs (p_true + map of every sample):\n")
-    print("| model | scoring forward + Captum (s) | shared pass (s) | speed-up |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['model']} | {r['separate_s']:.3f} | {r['shared_s']:.3f} | {r['loop_ratio']:.2f}x |")
-    print("\nThe fast engine's two halves (16-sample slices): trunk without autograd, head forward + backward:\n")
-    print("| model | trunk (s) | head fwd + bwd (s) | head share | best possible speed-up vs this Captum time |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        trunk, head = halves(r["model"], a.batch, a.leads, a.timesteps, a.repeats, a.seed)
-        print(f"| {r['model']} | {trunk:.3f} | {head:.3f} | {head / (trunk + head):.0%} | "
-              f"{r['sec']['captum'] / head:.1f}x (a free trunk) |", flush=True)
+    if not a.only_memory:
+        print("| model | fast (s) | captum (s) | fast (samples/s) | captum (samples/s) | speed-up | max abs diff |"
+              " fast, whole batch (s) | captum in slices (s) | page faults fast / whole / captum |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        rows = []
+        for name in a.models:
+            r = bench(name, a.batch, a.leads, a.timesteps, a.repeats, a.seed)
+            rows.append(r)
+            sec, sps, flt = r["sec"], r["sps"], r["faults"]
+            print(f"| {r['model']} | {sec['fast']:.3f} | {sec['captum']:.3f} | {sps['fast']:.0f} | {sps['captum']:.0f} | "
+                  f"**{r['ratio']:.2f}x** | {r['max_abs_diff']:.1e} | {sec['fast_whole']:.3f} | {sec['captum_slices']:.3f} | "
+                  f"{flt['fast']} / {flt['fast_whole']} / {flt['captum']} |", flush=True)
+        print("\nWhat an ERTS step needs (p_true + map of every sample):\n")
+        print("| model | scoring forward + Captum (s) | shared pass (s) | speed-up |")
+        print("|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {r['separate_s']:.3f} | {r['shared_s']:.3f} | {r['loop_ratio']:.2f}x |")
+        print("\nThe fast engine's two halves (16-sample slices): trunk without autograd, head forward + backward:\n")
+        print("| model | trunk (s) | head fwd + bwd (s) | head share | best possible speed-up vs this Captum time |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            trunk, head = halves(r["model"], a.batch, a.leads, a.timesteps, a.repeats, a.seed)
+            print(f"| {r['model']} | {trunk:.3f} | {head:.3f} | {head / (trunk + head):.0%} | "
+                  f"{r['sec']['captum'] / head:.1f}x (a free trunk) |", flush=True)
+    if a.memory or a.only_memory:
+        print("\nPeak memory one call adds (MiB, fresh process each):\n")
+        print("| model | fast | fast, whole batch | captum | captum in slices |")
+        print("|---|---|---|---|---|")
+        for name in a.models:
+            mib = peak_memory(name, a.batch, a.leads, a.timesteps, a.seed, a.threads)
+            print(f"| {name} | " + " | ".join(f"{mib[w]:.0f}" for w in _WAYS) + " |", flush=True)
     if a.sweep:
         print("\nFast engine, seconds per batch by micro-batch size (`chunk=`):\n")
         print("| model | " + " | ".join(str(s) for s in a.sweep) + " |")
