@@ -163,7 +163,7 @@ def sweep(name: str, batch: int, n_leads: int, T: int, repeats: int, seed: int, 
         gradcam(model, x, t, relu=False, chunk=size)  # warm-up
     for _ in range(repeats):
         for size in sizes:
-            laps[size].append(_timed(lambda: gradcam(model, x, t, relu=False, chunk=size))[0])
+            laps[size].append(_timed(lambda s=size: gradcam(model, x, t, relu=False, chunk=s))[0])
     return {size: statistics.median(v) for size, v in laps.items()}
 
 

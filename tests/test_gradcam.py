@@ -304,7 +304,7 @@ def test_errors_say_what_to_fix():
 
 # ---------------------------------------------------------------- every registered backbone
 _HAS_REGISTRY = importlib.util.find_spec("erts_kit.models") is not None
-from erts_kit.models import build_model, list_models  # noqa: E402
+from erts_kit.models import build_model, list_models
 
 
 @pytest.mark.parametrize("name", list_models())

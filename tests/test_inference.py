@@ -6,7 +6,12 @@ import torch
 from torch import nn
 
 from erts_kit.models import build_model
-from erts_kit.models.inference import CPU_CHUNK, chunk_slices, inference_chunk, logits_no_grad
+from erts_kit.models.inference import (
+    CPU_CHUNK,
+    chunk_slices,
+    inference_chunk,
+    logits_no_grad,
+)
 
 
 class CountingTrunk(nn.Module):

@@ -29,8 +29,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from erts_kit.models.base import ECGModel
-
 __all__ = ["CPU_CHUNK", "chunk_slices", "inference_chunk", "logits_no_grad"]
 
 CPU_CHUNK = 16
@@ -66,22 +64,22 @@ def inference_chunk(model: nn.Module, x: torch.Tensor, chunk: int | str | None =
         >>> inference_chunk(m, torch.zeros(100, 3)), inference_chunk(m.train(), torch.zeros(100, 3))
         (16, 100)
     """
-    batch = int(x.shape[0])
+    whole = max(int(x.shape[0]), 1)
     if chunk is None:
-        return max(batch, 1)
+        return whole
     if chunk == "auto":
         if x.device.type != "cpu" or _training_module(model) is not None:
-            return max(batch, 1)
-        return max(min(CPU_CHUNK, batch), 1)
+            return whole
+        return min(CPU_CHUNK, whole)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"Expected chunk as 'auto', None or a positive int (samples per micro-batch), got {chunk!r}.")
-    if chunk < batch:
+    if chunk < whole:
         name = _training_module(model)
         if name is not None:
-            raise ValueError(f"chunk={chunk} splits a batch of {batch}, but module {name!r} is in train mode, where "
+            raise ValueError(f"chunk={chunk} splits a batch of {whole}, but module {name!r} is in train mode, where "
                              f"samples influence each other (BatchNorm batch statistics, dropout masks): call "
                              f"model.eval() first, or pass chunk=None for one whole-batch forward.")
-    return min(chunk, max(batch, 1))
+    return min(chunk, whole)
 
 
 def chunk_slices(model: nn.Module, x: torch.Tensor, chunk: int | str | None = "auto") -> list[slice]:

@@ -141,7 +141,7 @@ class ModelBatchScorer:
 
     # -- passes ----------------------------------------------------------------------------------
     def _plain_forward(self) -> None:
-        with self._phase("score"), self._eval(), torch.no_grad(), self._autocast():
+        with self._phase("score"), self._eval(), self._autocast():
             logits = logits_no_grad(self.model, self.batch.x)  # micro-batched on the CPU, as the shared pass
         self._logits = logits.detach().float().cpu()
         self._charge(scored=self.batch_size)
