@@ -192,3 +192,29 @@ def test_small_cnn_learns_a_tiny_batch():
     with torch.no_grad():
         after = loss_fn(model.eval()(x), y).item()
     assert after < 0.5 * before, (before, after)
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 6, 500), (2, 5, 7, 9)])
+def test_no_grad_fast_maxpool_gives_the_plain_maxpool_values_and_gradients(shape):
+    from erts_kit.models._layers import NoGradFastMaxPool2d
+
+    torch.manual_seed(0)
+    x = torch.randn(*shape).relu()  # ReLU'd, as in the ResNet stem: many tied zeros
+    fast, plain = NoGradFastMaxPool2d(3, stride=2, padding=1), nn.MaxPool2d(3, stride=2, padding=1)
+    with torch.no_grad():
+        out = fast(x)
+    assert out.is_contiguous() and torch.equal(out, plain(x))
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    g = torch.randn_like(out)
+    fast(xa).backward(g)
+    plain(xb).backward(g)
+    assert torch.equal(xa.grad, xb.grad)
+
+
+def test_resnet18_2d_no_grad_forward_equals_the_autograd_forward():
+    torch.manual_seed(0)
+    m = build_model("resnet18_2d", n_leads=12, n_classes=5).eval()
+    x = torch.randn(4, 12, 200)
+    with torch.no_grad():
+        quick = m(x)
+    assert torch.equal(quick, m(x).detach())

@@ -17,6 +17,28 @@ class ConcatPool1d(nn.Module):
         return torch.cat([a.amax(dim=-1), a.mean(dim=-1)], dim=1)
 
 
+class NoGradFastMaxPool2d(nn.MaxPool2d):
+    """``nn.MaxPool2d`` that pools in channels-last layout on a CPU when no gradient is needed: same values, faster.
+
+    PyTorch's CPU max-pool over a plain (N, C, H, W) tensor is slow for ResNet-18's stem (16 x 64 x 6 x 500:
+    14.6 ms, against 4.1 ms through channels-last and back, on the 2-core dev CPU; the max is the same
+    whichever layout). With autograd the plain kernel is as fast, so training forwards keep it.
+
+    Example:
+        >>> pool = NoGradFastMaxPool2d(3, stride=2, padding=1)
+        >>> x = torch.randn(2, 4, 6, 50)
+        >>> with torch.no_grad():
+        ...     torch.equal(pool(x), nn.functional.max_pool2d(x, 3, 2, 1))
+        True
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        needs_grad = torch.is_grad_enabled() and x.requires_grad
+        if x.device.type == "cpu" and x.dim() == 4 and not needs_grad and not self.return_indices:
+            return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
+        return super().forward(x)
+
+
 def fastai_head1d(n_features: int, n_classes: int, hidden: int = 128, p: float = 0.5) -> nn.Sequential:
     """Head of the PTB-XL benchmark models (Strodthoff et al. 2021): concat-pool, then BN-Dropout-Linear twice.
 

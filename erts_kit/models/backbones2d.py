@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from erts_kit.models._layers import init_conv_bn, paper_head
+from erts_kit.models._layers import NoGradFastMaxPool2d, init_conv_bn, paper_head
 from erts_kit.models.base import ECGModel
 
 
@@ -114,7 +114,7 @@ class ResNet18_2d(Backbone2d):
         self.conv1 = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.maxpool = NoGradFastMaxPool2d(3, stride=2, padding=1)
         widths, c_in = (64, 128, 256, 512), 64
         for i, w in enumerate(widths):
             stride = 1 if i == 0 else 2
