@@ -180,7 +180,9 @@ pd.DataFrame({"mean mass inside the mask": {k: np.nanmean(v) for k, v in overlap
 # Where its speed comes from: the trunk needs no autograd, so nothing has to be kept for a backward pass, and on a CPU
 # in eval mode the engine streams the batch 16 samples at a time (`chunk="auto"`): each activation stays small enough
 # for the caches. `chunk=None` turns that off, to see its share. (Captum called slice by slice gains most of that
-# too; BENCHMARKS.md measures all four at batch 256.)
+# too; BENCHMARKS.md measures all four at batch 256.) What the engine can skip depends on where the layer sits:
+# everything *after* it (the head) must run forward and backward in both engines, so the deeper the head, the smaller
+# the gain.
 
 # %%
 idx = test[:N_EXPLAIN]
@@ -218,6 +220,8 @@ assert max_diff <= 1e-5 * max(1.0, scale), "the fast engine should reproduce Cap
 # 3. Why can the fast engine skip autograd in the trunk and still give the exact same map? Why may it split the batch
 #    in eval mode but not in train mode (think of BatchNorm)?
 # 4. For an AF record (diffuse evidence), what should a "good" map look like?
+# 5. The paper explains ResNet-18 at `layer3`, which leaves `layer4`, its costliest stage, in the head. Why can no
+#    engine that gives Captum's exact map save much time there? (BENCHMARKS.md times the trunk and the head apart.)
 #
 # ## Experiments to try
 # - `-p EPOCHS 1` versus `-p EPOCHS 30`: does the map move onto the premature beat as the model learns?

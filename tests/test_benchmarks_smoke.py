@@ -1,0 +1,33 @@
+"""The Grad-CAM and max-pool benchmark scripts run end to end on tiny inputs and report equal results.
+
+They are timing scripts (numbers go to BENCHMARKS.md, never asserted here); these tests only make sure a
+change to the kit cannot silently break them, and that the equality checks they print hold.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script: str, *args: str) -> str:
+    res = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+def test_bench_gradcam_reports_every_way_and_equal_maps():
+    out = _run("bench_gradcam.py", "--batch", "6", "--timesteps", "200", "--repeats", "1", "--models", "small_cnn")
+    row = next(line for line in out.splitlines() if line.startswith("| small_cnn |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert len(cells) == 11, row
+    assert float(cells[6]) <= 1e-5  # max abs diff between the fast engine's and Captum's maps
+    assert "shared pass" in out and "head fwd + bwd" in out
+
+
+def test_bench_maxpool_finds_identical_values_and_gradients():
+    out = _run("bench_maxpool.py", "--repeats", "2")
+    assert "identical values: True, identical gradients: True" in out
+    assert "| NoGradFastMaxPool2d |" in out and "| nn.MaxPool2d |" in out
