@@ -1,4 +1,4 @@
-"""The Grad-CAM and max-pool benchmark scripts run end to end on tiny inputs and report equal results.
+"""Every benchmark script runs end to end on tiny inputs, and the checks it prints hold.
 
 They are timing scripts (numbers go to BENCHMARKS.md, never asserted here); these tests only make sure a
 change to the kit cannot silently break them, and that the equality checks they print hold.
@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -31,3 +33,14 @@ def test_bench_maxpool_finds_identical_values_and_gradients():
     out = _run("bench_maxpool.py", "--repeats", "2")
     assert "identical values: True, identical gradients: True" in out
     assert "| NoGradFastMaxPool2d |" in out and "| nn.MaxPool2d |" in out
+
+
+@pytest.mark.parametrize(("script", "args", "expected"), [
+    ("bench_models.py", ["--models", "small_cnn", "--steps", "1", "--warmup", "0"], "| small_cnn | 105,029 |"),
+    ("bench_epoch_cost.py", ["--n-samples", "120", "--duration", "3", "--pretrain", "1", "--reps", "1"], "ERTS/DBPD = "),
+    ("bench_selection.py", ["--reps", "1", "--T", "200", "--batch", "8"], "measured gradcam_units"),
+    ("bench_cache.py", ["--records", "5", "--skip-big"], "| cached signals | 5x12x1000 float32 memmap |"),
+    ("bench_synthetic.py", ["--quick", "--repeat", "1"], "| 2,000 | 12 | 1000 | 100 |"),
+])
+def test_benchmark_script_runs_on_tiny_inputs(script, args, expected):
+    assert expected in _run(script, *args)
