@@ -239,6 +239,11 @@ def _fig_examples(examples: Mapping[str, Sequence[Example]], path: Path) -> Path
 # --------------------------------------------------------------------------------------------------
 # the report
 # --------------------------------------------------------------------------------------------------
+def _figure_section(heading: str, text: str, image: Path, alt: str) -> list[tuple[str, Any]]:
+    """Report blocks of one figure: a heading, the paragraph that says how to read it, the image."""
+    return [("h2", heading), ("p", text), ("img", (image, alt))]
+
+
 def _render_md(blocks: list[tuple[str, Any]]) -> str:
     out = []
     for kind, val in blocks:
@@ -325,35 +330,39 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
                ("ul", [f"{k}: {v}" for k, v in COLUMN_HELP.items() if k in table.columns])]
     cost = _fig_cost(histories, out / "fig_cost.png")
     if cost is not None:
-        blocks += [("h2", "Macro-F1 against cost"),
-                   ("p", ("Left: what the papers report (effective epochs). Right: the same curve once the scoring "
-                         "forwards and Grad-CAM passes are counted. A policy that looks cheap on the left can cost "
-                         "as much as full-data training on the right.")),
-                   ("img", (cost, "validation macro-F1 against effective and compute-equivalent epochs"))]
+        blocks += _figure_section(
+            "Macro-F1 against cost",
+            "Left: what the papers report (effective epochs). Right: the same curve once the scoring forwards and "
+            "Grad-CAM passes are counted. A policy that looks cheap on the left can cost as much as full-data "
+            "training on the right.",
+            cost, "validation macro-F1 against effective and compute-equivalent epochs")
     filt = _fig_filter(results_df, out / "fig_filter.png")
     if filt is not None:
-        blocks += [("h2", "Ground truth: what the focus filter dropped"),
-                   ("p", ("Share of the filter's candidates dropped for low focus, by kind of sample. A filter that "
-                         "finds corrupted samples drops them more often than clean ones; bars of equal height "
-                         "mean it drops at random with respect to corruption.")),
-                   ("img", (filt, "drop rate of the focus filter by kind of sample"))]
+        blocks += _figure_section(
+            "Ground truth: what the focus filter dropped",
+            "Share of the filter's candidates dropped for low focus, by kind of sample. A filter that finds "
+            "corrupted samples drops them more often than clean ones; bars of equal height mean it drops at random "
+            "with respect to corruption.",
+            filt, "drop rate of the focus filter by kind of sample")
         if filter_stats is not None:
             blocks.append(("table", filter_stats.reset_index()))
     by_class = _fig_filter(results_df, out / "fig_filter_by_class.png", column="filter_by_class",
                            title="Clean candidates dropped for low focus, by true class (evidence kind)")
     if by_class is not None:
-        blocks += [("h2", "Local vs diffuse evidence: which clean samples the filter drops"),
-                   ("p", ("Share of the clean candidates of each true class dropped for low focus (summed over seeds). "
-                         "A filter that is fair to every class drops them at similar rates; the label says whether the "
-                         "class's evidence is local (one beat) or diffuse (every beat).")),
-                   ("img", (by_class, "drop rate of clean candidates by true class"))]
+        blocks += _figure_section(
+            "Local vs diffuse evidence: which clean samples the filter drops",
+            "Share of the clean candidates of each true class dropped for low focus (summed over seeds). A filter "
+            "that is fair to every class drops them at similar rates; the label says whether the class's evidence "
+            "is local (one beat) or diffuse (every beat).",
+            by_class, "drop rate of clean candidates by true class")
     ex = _fig_examples(examples or {}, out / "fig_examples.png")
     if ex is not None:
-        blocks += [("h2", "Kept vs dropped, with Grad-CAM"),
-                   ("p", ("Samples of the last filter epoch: the kept candidates with the highest combined score "
-                         "(1 - p_true) x focus and the dropped ones with the lowest. Maps recomputed with the best "
-                         "checkpoint for the observed label; the blue band marks where the true class's evidence lies.")),
-                   ("img", (ex, "kept vs dropped samples with Grad-CAM overlays"))]
+        blocks += _figure_section(
+            "Kept vs dropped, with Grad-CAM",
+            "Samples of the last filter epoch: the kept candidates with the highest combined score (1 - p_true) x "
+            "focus and the dropped ones with the lowest. Maps recomputed with the best checkpoint for the observed "
+            "label; the blue band marks where the true class's evidence lies.",
+            ex, "kept vs dropped samples with Grad-CAM overlays")
     md = out / "report.md"
     md.write_text(_render_md(blocks))
     (out / "report.html").write_text(_render_html(blocks, title))
