@@ -6,6 +6,10 @@ A notebook counts as failed when a cell raises, **or** when its executed copy ho
 a stderr traceback, or a widget (Output widget state) that shows one: ipywidgets callbacks swallow
 exceptions, so without this scan a notebook whose explorer shows a traceback would pass.
 
+Every cell runs under a per-cell timeout (:data:`DEFAULT_CELL_TIMEOUT_S` unless given; ``0``: none);
+a cell that times out fails its notebook and is named by index and first line. Notebooks execute
+with :mod:`erts_kit.course.engine`, papermill's engine without the lost-reply stall of widget cells.
+
 Convention the runner relies on (checked by ``tests/test_notebooks.py``): every numbered notebook
 ``NN_name.ipynb`` has exactly one cell tagged ``parameters`` defining at least ``SMOKE, SEED,
 DATASET, DATA_DIR, MODEL, POLICY, EPOCHS``. The runner always passes ``SMOKE`` (True unless
@@ -25,6 +29,7 @@ import argparse
 import copy
 import json
 import logging
+import math
 import re
 import sys
 import tempfile
@@ -37,7 +42,9 @@ import nbformat
 import pandas as pd
 
 __all__ = [
+    "DEFAULT_CELL_TIMEOUT_S",
     "NotebookFailures",
+    "cell_timeout",
     "find_notebooks",
     "load_parameters",
     "main",
@@ -50,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 WIDGET_STATE_KEY = "application/vnd.jupyter.widget-state+json"
+#: Per-cell timeout in seconds when none is given: smoke runs take well under a minute per notebook;
+#: a full run's longest cell (a training grid on a CPU) can take hours. ``timeout=0`` means no limit.
+DEFAULT_CELL_TIMEOUT_S = {"smoke": 600.0, "full": 6 * 3600.0}
 CHECK_CELL_TAG = "erts-kit-widget-check"
 # Appended to every executed copy: fails the run if a guarded widget callback errored after build time
 # (e.g. a cell that moves a slider programmatically). Imports nothing the notebook did not import.
@@ -243,10 +253,30 @@ def _record_input_path(out_path: Path, path: Path) -> None:
     nbformat.write(nb, str(out_path))
 
 
+def cell_timeout(timeout: float | None, smoke: bool) -> float | None:
+    """The per-cell timeout papermill gets: the default for ``None``, no limit for ``0``.
+
+    Raises:
+        ValueError: a negative or non-finite timeout.
+
+    Example:
+        >>> cell_timeout(None, smoke=True), cell_timeout(0, smoke=True), cell_timeout(30, smoke=False)
+        (600.0, None, 30.0)
+    """
+    if timeout is None:
+        return DEFAULT_CELL_TIMEOUT_S["smoke" if smoke else "full"]
+    timeout = float(timeout)
+    if not math.isfinite(timeout) or timeout < 0:
+        raise ValueError(f"Expected a per-cell timeout in seconds >= 0 (0: no limit), got {timeout}.")
+    return timeout or None
+
+
 def _run_one(path: Path, out_path: Path, params: dict[str, Any], kernel_name: str,
              timeout: float | None) -> tuple[str, float, str]:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from .course.engine import ENGINE_NAME, CellTimedOut
 
     problems: list[str] = []
     start = time.perf_counter()
@@ -254,9 +284,12 @@ def _run_one(path: Path, out_path: Path, params: dict[str, Any], kernel_name: st
         src = _write_with_check_cell(path, Path(tmp) / path.name)
         try:
             pm.execute_notebook(str(src), str(out_path), parameters=params, kernel_name=kernel_name,
-                                progress_bar=False, cwd=str(path.parent.resolve()), execution_timeout=timeout)
+                                progress_bar=False, cwd=str(path.parent.resolve()), execution_timeout=timeout,
+                                engine_name=ENGINE_NAME)
         except PapermillExecutionError as exc:
             problems.append(f"cell [{exc.exec_count}]: {exc.ename}: {exc.evalue}".splitlines()[0].rstrip(":"))
+        except CellTimedOut as exc:
+            problems.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - kernel death, timeout, bad notebook: report, go on
             problems.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
     seconds = time.perf_counter() - start
@@ -292,7 +325,9 @@ def run_notebooks(paths_or_dir: str | Path | Iterable[str | Path] = "notebooks",
         progress: show a tqdm progress bar and one line per notebook.
         stop_on_error: raise at the first failed notebook instead of running the rest.
         names: run only these notebooks of the folder (stems or numbers, e.g. ``["03"]``).
-        timeout: per-cell timeout in seconds (None: no limit).
+        timeout: per-cell timeout in seconds; ``None``: :data:`DEFAULT_CELL_TIMEOUT_S` (600 s in smoke
+            mode, 6 h otherwise); ``0``: no limit. A cell that times out fails its notebook, and the
+            error names the cell (index and first line).
 
     Returns:
         DataFrame, one row per notebook: ``name, status ("ok"/"failed"), seconds, error, output``.
@@ -308,6 +343,7 @@ def run_notebooks(paths_or_dir: str | Path | Iterable[str | Path] = "notebooks",
 
     paths = find_notebooks(paths_or_dir, names)
     params = load_parameters(parameters)
+    per_cell = cell_timeout(timeout, smoke)
     if _is_per_notebook(params):
         unknown = sorted(set(params) - {"all"} - {p.stem for p in paths})
         if unknown:
@@ -321,7 +357,7 @@ def run_notebooks(paths_or_dir: str | Path | Iterable[str | Path] = "notebooks",
         bar.set_postfix_str(path.stem)
         out_path = out_dir / path.name
         status, seconds, error = _run_one(path, out_path, split_parameters(params, path.stem, smoke),
-                                          kernel_name, timeout)
+                                          kernel_name, per_cell)
         rows.append({"name": path.stem, "status": status, "seconds": round(seconds, 2), "error": error,
                      "output": str(out_path)})
         line = f"{path.stem}: {status} in {seconds:.1f} s" + (f" -- {error}" if error else "")
@@ -353,7 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default="notebooks/_executed", help="folder for executed copies")
     ap.add_argument("--full", action="store_true", help="SMOKE=False: full-length runs")
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
-    ap.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="per-cell timeout in seconds; 0: no limit (default: 600 in smoke mode, 21600 with --full)")
     ap.add_argument("--stop-on-error", action="store_true", help="stop at the first failing notebook")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)

@@ -2,7 +2,8 @@
 
 Fixtures: 01_good (prints its parameters), 02_failing (a cell raises), 03_widget_error (a guarded
 slider callback fails after build time, the cell moving it passes), 04_interact_error (a plain
-``interact`` callback fails: the ipywidgets pitfall; only the widget-state scan sees it).
+``interact`` callback fails: the ipywidgets pitfall; only the widget-state scan sees it), 06_slow_cell
+(sleeps past the per-cell timeout).
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import json
 
 import nbformat
 import pytest
-from _nbutil import FIXTURE_DIR
+from _nbutil import CELL_TIMEOUT_S, FIXTURE_DIR
 
 from erts_kit.notebooks import (
     CHECK_CELL_TAG,
+    DEFAULT_CELL_TIMEOUT_S,
     NotebookFailures,
+    cell_timeout,
     find_notebooks,
     load_parameters,
     main,
@@ -33,7 +36,7 @@ def failed_run(tmp_path_factory):
     params = tmp / "params.yaml"
     params.write_text("all:\n  EPOCHS: 2\n01_good:\n  SEED: 7\n")
     with pytest.raises(NotebookFailures) as info:
-        run_notebooks(FAILING, parameters=params, output_dir=tmp / "out", progress=False)
+        run_notebooks(FAILING, parameters=params, output_dir=tmp / "out", progress=False, timeout=CELL_TIMEOUT_S)
     return info.value, tmp / "out"
 
 
@@ -84,6 +87,66 @@ def test_cli_exit_codes_and_stop_on_error(tmp_path, capsys):
     assert "1 of 1 notebook(s) failed" in captured.err and "01_good" not in captured.out
     assert main([*args, "99"]) == 2
     assert "No notebook named '99'" in capsys.readouterr().err
+    assert main([*args, "--timeout", "0", "01"]) == 0                    # 0: no limit
+    capsys.readouterr()
+    assert main([*args, "--timeout", "-5", "01"]) == 2
+    assert "timeout in seconds >= 0" in capsys.readouterr().err
+    assert main([*args, "--timeout", "3", "06"]) == 1
+    assert "cell 4 timed out after 3 s" in capsys.readouterr().err
+
+
+@pytest.mark.notebook
+def test_a_cell_past_the_timeout_fails_its_notebook_and_is_named(tmp_path):
+    with pytest.raises(NotebookFailures) as info:
+        run_notebooks(FIXTURE_DIR / "06_slow_cell.ipynb", output_dir=tmp_path, progress=False, timeout=3)
+    row = info.value.results.iloc[0]
+    assert row["status"] == "failed"
+    assert row["error"] == "cell 4 timed out after 3 s (first line: 'import time  # the runner must stop here and name this cell')"
+    assert row["seconds"] < 60                                         # stopped at the timeout, not the sleep
+    assert "06_slow_cell" in str(info.value) and "cell 4 timed out" in str(info.value)
+    executed = nbformat.read(str(tmp_path / "06_slow_cell.ipynb"), as_version=4)
+    slow = [c for c in executed.cells if c.source.startswith("import time")]
+    assert "CellTimedOut" in [o.get("ename") for o in slow[0].outputs]  # the executed copy shows it too
+
+
+COUNT_ECHOED = 'print(len("".join(o.get("text", "") for o in out.outputs).split()))'  # lines the kernel got back
+
+
+def _output_widget_notebook(path, n_cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("import ipywidgets\nfrom IPython.display import display\n"
+                                          "out = ipywidgets.Output()\ndisplay(out)")]
+    nb.cells += [nbformat.v4.new_code_cell(f"with out:\n    print({i})") for i in range(n_cells)]
+    nb.cells.append(nbformat.v4.new_code_cell(COUNT_ECHOED))
+    nbformat.write(nb, str(path))
+
+
+@pytest.mark.notebook
+def test_output_widget_cells_never_wait_for_the_timeout(tmp_path):
+    """End to end through the runner: 150 cells, each printing into an Output widget (which makes the
+    client echo a comm message on the shell socket while it waits for the reply), finish without one
+    waiting for the timeout, and the kernel gets every echo. With papermill's stock engine the same
+    run left 2 cells waiting in 3 runs (dev machine); the deterministic check is in test_nb_engine.py."""
+    timeout = 5
+    _output_widget_notebook(tmp_path / "widgets.ipynb", n_cells=150)
+    res = run_notebooks(tmp_path / "widgets.ipynb", output_dir=tmp_path / "out", progress=False, timeout=timeout)
+    assert res["status"].tolist() == ["ok"]
+    executed = nbformat.read(str(tmp_path / "out" / "widgets.ipynb"), as_version=4)
+    waited = [i for i, c in enumerate(executed.cells) if c.metadata.papermill["duration"] >= 0.9 * timeout]
+    assert waited == [], f"cells {waited} waited for the {timeout} s timeout: a lost execute reply"
+    count = next(c for c in executed.cells if c.source == COUNT_ECHOED)
+    assert count.outputs[0]["text"].strip() == "150"                  # the kernel still got every echo
+
+
+def test_cell_timeout_defaults_and_validation():
+    assert cell_timeout(None, smoke=True) == DEFAULT_CELL_TIMEOUT_S["smoke"]
+    assert cell_timeout(None, smoke=False) == DEFAULT_CELL_TIMEOUT_S["full"]
+    assert cell_timeout(0, smoke=True) is None
+    assert cell_timeout(2.5, smoke=True) == 2.5
+    for bad in (-1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="timeout in seconds >= 0"):
+            cell_timeout(bad, smoke=True)
 
 
 # -- pure helpers (no kernel) ------------------------------------------------------------------------

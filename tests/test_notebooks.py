@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from _nbutil import FIXTURE_DIR, REQUIRED_PARAMETERS, lint_notebook, run_smoke_with_retry, series_notebooks
+from _nbutil import FIXTURE_DIR, REQUIRED_PARAMETERS, lint_notebook, run_smoke, series_notebooks
 
 from erts_kit.notebooks import NotebookFailures
 
@@ -26,7 +26,7 @@ def _one_thread_kernels(monkeypatch):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_mode(path, tmp_path, record_property):
     try:
-        results = run_smoke_with_retry(path, tmp_path)
+        results = run_smoke(path, tmp_path)
     except NotebookFailures as exc:
         results = exc.results
         print(f"\n{path.stem}: failed in {results['seconds'].iloc[0]:.1f} s")

@@ -231,11 +231,11 @@ def test_threshold_explorer_defaults_to_the_last_epoch_with_focus_and_recomputes
 def test_explorers_render_into_their_output_widgets_in_a_real_kernel(tmp_path):
     """The demo fixture notebook, through the runner: callbacks print into the Output widgets' state."""
     import nbformat
-    from _nbutil import FIXTURE_DIR
+    from _nbutil import CELL_TIMEOUT_S, FIXTURE_DIR
 
     from erts_kit.notebooks import run_notebooks
 
-    res = run_notebooks(FIXTURE_DIR / "05_widgets_demo.ipynb", output_dir=tmp_path, progress=False, timeout=240)
+    res = run_notebooks(FIXTURE_DIR / "05_widgets_demo.ipynb", output_dir=tmp_path, progress=False, timeout=CELL_TIMEOUT_S)
     assert res["status"].tolist() == ["ok"]
     nb = nbformat.read(str(tmp_path / "05_widgets_demo.ipynb"), as_version=4)
     state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]

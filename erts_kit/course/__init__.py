@@ -1,0 +1,1 @@
+"""Course tooling: executing the notebook series (papermill) and checking notebook parameters."""
