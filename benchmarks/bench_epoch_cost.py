@@ -27,9 +27,9 @@ import torch
 
 from erts_kit.data import load_dataset
 from erts_kit.models import build_model
-from erts_kit.report import markdown_table
+from erts_kit.results import markdown_table
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 POLICIES = {
     "full": {},

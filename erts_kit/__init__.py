@@ -13,7 +13,13 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
+
+from ._moved import MovedModuleFinder
+
+if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
+    sys.meta_path.append(MovedModuleFinder())   # old module paths (erts_kit.train, ...) keep importing
 
 __version__ = "0.1.0"
 
@@ -29,10 +35,10 @@ _EXPORTS: dict[str, str] = {
     # selection
     "make_policy": "selection", "list_policies": "selection", "CostLedger": "selection",
     "SelectionLog": "selection", "Decision": "selection",
-    # training and results (the loop itself: ``from erts_kit.train import train``)
-    "TrainConfig": "train", "paper_config": "train", "pick_device": "train",
-    "evaluate": "train", "load_checkpoint": "train",
-    "compute_metrics": "metrics", "run_grid": "experiments", "write_report": "report",
+    # training and results (the loop itself: ``from erts_kit.training import train``)
+    "TrainConfig": "training", "paper_config": "training", "pick_device": "training",
+    "evaluate": "training", "load_checkpoint": "training",
+    "compute_metrics": "metrics", "run_grid": "results", "write_report": "results",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

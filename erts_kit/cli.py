@@ -225,7 +225,7 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
 
 
 def _experiment_config(s: dict[str, Any]):
-    from .experiments import ExperimentConfig
+    from .results import ExperimentConfig
     data_kwargs = {k: s[k] for k in _SYNTHETIC_KEYS} if s["dataset"] == "synthetic" else {}
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
@@ -249,8 +249,8 @@ def _validate_names(dataset: str, model: str, policies: Sequence[str]) -> None:
 def _finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, notes: list[str],
             progress: bool) -> Path:
     """Print the comparison table, write the report (with examples from the first ERTS run)."""
-    from .experiments import filter_table, load_histories, pick_examples, run_name
-    from .report import comparison_table, markdown_table, write_report
+    from .results import filter_table, load_histories, pick_examples, run_name
+    from .results import comparison_table, markdown_table, write_report
     table = comparison_table(df)
     examples, ftab = None, None
     xai = df[df["policy"].astype(str).str.startswith("xai_")]
@@ -273,7 +273,7 @@ def _finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, not
 
 
 def _cmd_grid(args: argparse.Namespace, explicit: set[str]) -> int:
-    from .experiments import plan_grid, run_grid
+    from .results import plan_grid, run_grid
     s = _settings(args, explicit)
     policies = [s["policy"]] if args.command == "train" else list(s["policies"])
     if not isinstance(policies, list) or not policies:
@@ -320,7 +320,7 @@ def _load_note() -> str:
 def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
     from ._validation import check_int
     from .data import load_dataset
-    from .experiments import ExperimentConfig, run_grid
+    from .results import ExperimentConfig, run_grid
     t0 = time.perf_counter()
     d = _demo_defaults()
     smoke = d.pop("smoke", {}) or {}
@@ -375,7 +375,7 @@ def _cmd_download(args: argparse.Namespace, explicit: set[str]) -> int:
 
 def _cmd_notebooks(argv: Sequence[str]) -> int:
     try:
-        from . import notebooks
+        from .course import runner as notebooks
     except ImportError as exc:  # pragma: no cover - the module ships with the kit
         raise UserError(f"erts_kit.notebooks is not available ({exc}).") from None
     return int(notebooks.main(list(argv)) or 0)

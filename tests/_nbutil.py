@@ -85,7 +85,7 @@ CELL_TIMEOUT_S = 120
 
 def run_smoke(path, output_dir, parameters=None):
     """Run one notebook with :func:`run_notebooks` in smoke mode under :data:`CELL_TIMEOUT_S` per cell."""
-    from erts_kit.notebooks import run_notebooks
+    from erts_kit.course.runner import run_notebooks
 
     return run_notebooks(path, parameters={"SMOKE": True, **(parameters or {})}, output_dir=output_dir,
                          progress=False, timeout=CELL_TIMEOUT_S)

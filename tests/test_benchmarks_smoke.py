@@ -44,3 +44,11 @@ def test_bench_maxpool_finds_identical_values_and_gradients():
 ])
 def test_benchmark_script_runs_on_tiny_inputs(script, args, expected):
     assert expected in _run(script, *args)
+
+
+def test_bench_overhead_compares_the_same_work_and_profiles_the_kit():
+    out = _run("bench_overhead.py", "--smoke", "--profile", "--top", "5")
+    checks = [line for line in out.splitlines() if line.startswith(("same work:", "similar best val macro-F1:"))]
+    assert len(checks) == 2 and all(line.endswith(": True") for line in checks), checks
+    assert "median kit/bare = " in out and "| round | kit s | bare s | kit/bare |" in out
+    assert "### Self time by owner under cProfile" in out and "| erts_kit |" in out

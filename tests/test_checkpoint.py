@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from erts_kit.checkpoint import frame_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from erts_kit.training.checkpoint import frame_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 
 class Payload:  # a custom class: what weights_only refuses to unpickle

@@ -36,7 +36,7 @@ def test_top_level_help_lists_commands_and_notebooks_help_is_delegated(capsys):
 
 
 def test_notebooks_delegates_its_arguments(monkeypatch):
-    import erts_kit.notebooks as nb
+    import erts_kit.course.runner as nb
     seen = []
     monkeypatch.setattr(nb, "main", lambda argv: seen.append(argv) or 0)
     assert main(["notebooks", "--dir", "x", "03"]) == 0
@@ -75,7 +75,7 @@ def test_unknown_names_exit_2_with_the_valid_list(capsys, argv, listed):
     (["compare", "--config", "/nonexistent.yaml"], "'paper', 'demo'"),
 ])
 def test_impossible_settings_are_refused_before_training(capsys, monkeypatch, argv, match):
-    import erts_kit.experiments as ex
+    import erts_kit.results.grid as ex
     monkeypatch.setattr(ex, "train", lambda *a, **k: pytest.fail("training started"))
     assert main([*argv, "--out", "/nonexistent/never_written"]) == 2
     err = capsys.readouterr().err

@@ -30,7 +30,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))
-    from erts_kit.train import TrainConfig, train
+    from erts_kit.training import TrainConfig, train
     seen, kept = {0: 0, 1: 0}, {0: 0, 1: 0}
 
     def rule(epoch, batch):

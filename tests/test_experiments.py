@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import erts_kit.experiments as ex
+import erts_kit.results.grid as ex
 from erts_kit.data import load_dataset
-from erts_kit.experiments import filter_precision_recall, plan_grid, run_grid, summarise
+from erts_kit.results import filter_precision_recall, plan_grid, run_grid, summarise
 from erts_kit.selection import Decision
 
 
@@ -204,7 +204,7 @@ def test_run_grid_refuses_a_folder_holding_other_settings(tiny_data, tmp_path):
 def test_filter_drop_rates_by_true_class_count_clean_candidates_only():
     import pandas as pd
 
-    from erts_kit.experiments import filter_precision_recall
+    from erts_kit.results import filter_precision_recall
 
     log = pd.DataFrame({"epoch": [3] * 6, "index": [0, 1, 2, 3, 4, 5],
                         "decision": ["DROPPED_LOW_FOCUS", "KEPT", "DROPPED_LOW_FOCUS", "RESCUED",

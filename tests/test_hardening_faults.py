@@ -34,13 +34,13 @@ import pandas as pd
 import pytest
 import torch
 
-from erts_kit.checkpoint import load_checkpoint, save_checkpoint
+from erts_kit.training.checkpoint import load_checkpoint, save_checkpoint
 from erts_kit.data.cache import CacheInvalid, cache_folder, cached, load_cache, save_cache
 from erts_kit.data.dataset import ECGData
 from erts_kit.data.synthetic import make_synthetic
 from erts_kit.models import build_model
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32" or "fork" not in mp.get_all_start_methods(),
                                 reason="needs fork and SIGKILL (POSIX)")
@@ -205,7 +205,7 @@ def test_training_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path)
 
 
 def _grid(out_dir: Path) -> None:
-    from erts_kit.experiments import run_grid
+    from erts_kit.results import run_grid
 
     run_grid(DATA, ["full", "xai_smrd"], [0], "small_cnn", epochs=3, out_dir=out_dir,
              config={"batch_size": 8, "warm_up": 1, "cam_start": 0, "device": "cpu"}, progress=False)

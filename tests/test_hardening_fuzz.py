@@ -534,7 +534,7 @@ def test_parameters_are_checked_before_any_work(path):
             for c in cells if c["cell_type"] == "code"]
     check = [i for i, src in enumerate(code) if "check_params(" in src]
     heavy = [i for i, src in enumerate(code) if any(h in src for h in _HEAVY)]
-    assert check, f"{path.name} never calls erts_kit.params.check_params"
+    assert check, f"{path.name} never calls erts_kit.course.params.check_params"
     assert not heavy or check[0] < heavy[0], f"{path.name}: cell {heavy[0]} does work before the parameter check"
 
 

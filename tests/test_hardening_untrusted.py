@@ -33,12 +33,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_download import MITDB, _Handler, _make_mitdb, _write_sums
 
-from erts_kit.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
+from erts_kit.training.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 from erts_kit.data.cache import CacheInvalid, cache_folder, cached, load_cache
 from erts_kit.data.dataset import ECGData
 from erts_kit.data.download import ChecksumError, _parse_sums, download_database, safe_relpath
 from erts_kit.models import build_model
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 
 class OpenMarker:

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from erts_kit.losses import ClassificationLoss, class_balanced_weights, make_loss
+from erts_kit.training.losses import ClassificationLoss, class_balanced_weights, make_loss
 
 
 def test_cb_weights_by_hand():

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from _nbutil import CELL_TIMEOUT_S, FIXTURE_DIR
 
-from erts_kit.notebooks import (
+from erts_kit.course.runner import (
     CHECK_CELL_TAG,
     DEFAULT_CELL_TIMEOUT_S,
     NotebookFailures,

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from _nbutil import FIXTURE_DIR, REQUIRED_PARAMETERS, lint_notebook, run_smoke, series_notebooks
 
-from erts_kit.notebooks import NotebookFailures
+from erts_kit.course.runner import NotebookFailures
 
 NOTEBOOKS = series_notebooks()
 

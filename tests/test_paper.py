@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from erts_kit.models import list_models
-from erts_kit.paper import (BACKBONE_MODELS, COMPARE_COLUMNS, PUBLISHED_RESULTS, compare_with_published,
+from erts_kit.results.paper import (BACKBONE_MODELS, COMPARE_COLUMNS, PUBLISHED_RESULTS, compare_with_published,
                             published_results)
 
 

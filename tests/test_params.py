@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from erts_kit.params import PARAMETER_RULES, REQUIRED, Rule, check_params, check_value, seed_everything
+from erts_kit.course.params import PARAMETER_RULES, REQUIRED, Rule, check_params, check_value, seed_everything
 
 GOOD = {"SMOKE": True, "SEED": 42, "DATASET": "synthetic", "DATA_DIR": "", "MODEL": "small_cnn",
         "POLICY": "xai_dbpd", "EPOCHS": 3, "DEVICE": "cpu"}
@@ -118,7 +118,7 @@ def test_rule_descriptions_and_custom_rules():
 
 
 def test_list_parameters_check_every_element():
-    from erts_kit.params import check_value
+    from erts_kit.course.params import check_value
 
     assert check_value("SEEDS", [1, 2, 3]) == [1, 2, 3]
     assert check_value("COMPARE", ("full", "xai_dbpd")) == ["full", "xai_dbpd"]

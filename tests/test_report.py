@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from erts_kit.report import Example, comparison_table, markdown_table, write_report
+from erts_kit.results import Example, comparison_table, markdown_table, write_report
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The training loop on tiny data: outputs, determinism, resume, NaN handling, mismatches.
 
-The helpers at the top (tiny data, tiny model, policy stand-ins) are imported by test_ddp.py too.
+The helpers at the top (tiny data, tiny model, policies) are imported by test_ddp.py too.
 """
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import pytest
 import torch
 from torch import nn
 
-import erts_kit.train as train_mod
-from erts_kit.checkpoint import load_checkpoint
-from erts_kit.train import NonFiniteLossError, TrainConfig, paper_config, pick_device, train
-
 from erts_kit.data.dataset import ECGData
 from erts_kit.models.base import ECGModel
 from erts_kit.selection.base import BatchSelection, Decision
+from erts_kit.training import NonFiniteLossError, TrainConfig, paper_config, pick_device, train
+from erts_kit.training.checkpoint import load_checkpoint
 
 
 def tiny_data(n: int = 64, leads: int = 2, t: int = 32, seed: int = 0, classes: int = 2) -> ECGData:
@@ -79,47 +77,9 @@ class LambdaPolicy:
         return _selection(self.rule(epoch, batch).cpu(), Decision.KEPT, p)
 
 
-class StandInScorer:
-    """Minimal ModelBatchScorer: lazy no-grad p_true (eval mode), charged to the ledger."""
-
-    def __init__(self, model, batch, ledger=None, focus_name="topk_mean", amp=False) -> None:
-        self.model, self.batch, self.ledger, self._p = model, batch, ledger, None
-
-    def p_true(self):
-        if self._p is None:
-            was = self.model.training
-            self.model.eval()
-            with self.ledger.phase("score"), torch.no_grad():
-                prob = torch.softmax(self.model(self.batch.x), 1)
-            self.model.train(was)
-            self.ledger.add_scored(self.batch.x.shape[0])
-            self._p = prob.gather(1, self.batch.y[:, None])[:, 0].cpu()
-        return self._p
-
-    def focus(self, candidates):  # pragma: no cover - not used by these tests
-        raise NotImplementedError
-
-
-def stand_in_make_policy(name: str = "full", **params):
-    if name != "full":
-        raise ValueError(f"stand-in make_policy knows only 'full', got {name!r}")
-    return FullPolicy()
-
-
-def selection_api():
-    """The real selection parts when they exist, else the stand-ins above."""
-    import erts_kit.selection as s
-    from erts_kit.selection.ledger import CostLedger
-    from erts_kit.selection.log import SelectionLog
-    scorer = getattr(s, "ModelBatchScorer", StandInScorer)
-    make = getattr(s, "make_policy", stand_in_make_policy)
-    return CostLedger, SelectionLog, scorer, make
-
-
 # ---------------------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def _selection_parts(monkeypatch):
-    monkeypatch.setattr(train_mod, "_selection_api", selection_api)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threads only add contention on a shared 2-core box
     yield

@@ -233,7 +233,7 @@ def test_explorers_render_into_their_output_widgets_in_a_real_kernel(tmp_path):
     import nbformat
     from _nbutil import CELL_TIMEOUT_S, FIXTURE_DIR
 
-    from erts_kit.notebooks import run_notebooks
+    from erts_kit.course.runner import run_notebooks
 
     res = run_notebooks(FIXTURE_DIR / "05_widgets_demo.ipynb", output_dir=tmp_path, progress=False, timeout=CELL_TIMEOUT_S)
     assert res["status"].tolist() == ["ok"]

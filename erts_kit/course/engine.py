@@ -20,12 +20,14 @@ The fix: :class:`ShellSafeOutputWidget` sends its echo through the asyncio socke
 re-checks pending receives (``_schedule_remaining_events``). Nothing else changes: outputs still land
 in the widget, its state is still saved in the executed notebook, the kernel still gets the echo.
 :class:`ShellSafeEngine` is papermill's nbclient engine with that widget. The kit's notebook runner
-uses it; papermill users can too (``papermill --engine erts-kit in.ipynb out.ipynb``: registered as
-a ``papermill.engine`` entry point).
+uses it; papermill users can too: importing this module registers it as papermill's ``"erts-kit"``
+engine. (It is no ``papermill.engine`` entry point on purpose: papermill loads those while its own
+``engines`` module is still being imported, which this module needs first.)
 
 Example:
     >>> import papermill
-    >>> papermill.execute_notebook("in.ipynb", "out.ipynb", engine_name=ENGINE_NAME)  # doctest: +SKIP
+    >>> import erts_kit.course.engine  # registers the engine
+    >>> papermill.execute_notebook("in.ipynb", "out.ipynb", engine_name="erts-kit")  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ class CellTimedOut(CellTimeoutError):
 
 
 def first_line(source: str) -> str:
-    """The first non-blank line of a cell's source, stripped (``""`` for an empty cell).
+    r"""The first non-blank line of a cell's source, stripped (``""`` for an empty cell).
 
     Example:
         >>> first_line("\n  x = 1\ny = 2")

@@ -1,6 +1,6 @@
 """What a selection policy is: per batch, which samples get the training forward + backward.
 
-The training loop (:mod:`erts_kit.train`) calls ``policy.select(epoch, batch, scorer)`` once per
+The training loop (:mod:`erts_kit.training`) calls ``policy.select(epoch, batch, scorer)`` once per
 batch. The policy asks the :class:`BatchScorer` for what it needs (``p_true`` from a no-grad
 scoring pass, Grad-CAM focus for its candidates); the scorer computes each thing at most once,
 shares forwards where it can, and records every sample it pushes through each pass in the cost

@@ -37,7 +37,7 @@ from torch import nn
 from ..models.inference import logits_no_grad
 from .base import BatchInfo
 from .ledger import CostLedger
-from .policies import class_keys
+from .policies.common import class_keys
 
 __all__ = ["ModelBatchScorer"]
 

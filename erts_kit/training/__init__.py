@@ -1,5 +1,25 @@
-"""Helpers of :mod:`erts_kit.train`: evaluation and pre-flight checks, the DDP-safe optimizer step."""
-from .evaluate import check_compatible, evaluate
-from .step import NonFiniteLossError, dist_info, train_step
+"""Training: one loop for every selection policy, its configuration, steps, checkpoints and losses.
 
-__all__ = ["evaluate", "check_compatible", "NonFiniteLossError", "train_step", "dist_info"]
+- :mod:`.loop`: :func:`train` (reads top to bottom) and :class:`TrainResult`;
+- :mod:`.config`: :class:`TrainConfig`, :func:`paper_config`, :func:`pick_device`;
+- :mod:`.state`: what a run carries (:class:`RunState`), building, resuming and checkpointing it;
+- :mod:`.epoch`: one epoch's batches, validation and history row;
+- :mod:`.step`: one optimizer step on the kept samples (DDP-safe);
+- :mod:`.distributed`: DDP glue (ranks, devices, gathers);
+- :mod:`.evaluate`: metrics on a split, pre-flight checks;
+- :mod:`.checkpoint`: atomic, ``weights_only`` checkpoints;
+- :mod:`.losses`: cross-entropy, class-balanced cross-entropy, BCE.
+"""
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import SELECT_METRICS, TrainConfig, paper_config, pick_device
+from .distributed import dist_info
+from .evaluate import check_compatible, evaluate
+from .losses import LOSSES, ClassificationLoss, class_balanced_weights, make_loss
+from .loop import TrainResult, train
+from .step import NonFiniteLossError, train_step
+
+__all__ = [
+    "LOSSES", "SELECT_METRICS", "ClassificationLoss", "NonFiniteLossError", "TrainConfig", "TrainResult",
+    "check_compatible", "class_balanced_weights", "dist_info", "evaluate", "load_checkpoint", "make_loss",
+    "paper_config", "pick_device", "save_checkpoint", "train", "train_step",
+]

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.dataset import ECGData, ECGDataset
-from ..losses import ClassificationLoss
+from .losses import ClassificationLoss
 from ..models.inference import logits_no_grad
 
 __all__ = ["evaluate", "check_compatible"]

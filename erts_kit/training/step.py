@@ -1,21 +1,19 @@
-"""One optimizer step on the kept samples, DDP-safe, and the process-group set-up.
+"""One optimizer step on the kept samples, DDP-safe.
 
-DDP scaling (see :mod:`erts_kit.train`): the kept weight is all-reduced first; each rank's loss sum is
+DDP scaling (see :mod:`erts_kit.training.distributed`): the kept weight is all-reduced first; each rank's loss sum is
 multiplied by ``world_size / global_weight`` so that DDP's gradient *average* equals the gradient of
 the weighted mean loss over every sample kept on any rank. A rank that kept nothing forwards one zero
 input in eval mode with weight 0 (joins the all-reduce, adds no gradient, moves no BatchNorm statistic).
 """
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..losses import ClassificationLoss
+from .losses import ClassificationLoss
 
-__all__ = ["NonFiniteLossError", "train_step", "dist_info"]
+__all__ = ["NonFiniteLossError", "train_step"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -25,18 +23,6 @@ class NonFiniteLossError(RuntimeError):
         super().__init__(f"Non-finite training loss ({value}) at epoch {epoch}, step {step}: lower the lr, "
                          f"set grad_clip, or check the data for NaN/inf values. The last good checkpoint is kept.")
         self.epoch, self.step = epoch, step
-
-
-def dist_info() -> tuple[bool, int, int, bool]:
-    """(distributed, rank, world_size, created_here); starts the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 and not (dist.is_available() and dist.is_initialized()):
-        return False, 0, 1, False
-    created = False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        created = True
-    return True, dist.get_rank(), dist.get_world_size(), created
 
 
 def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, optimizer: torch.optim.Optimizer,

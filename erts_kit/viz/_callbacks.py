@@ -6,7 +6,7 @@ passes. Every erts_kit explorer therefore wraps its callbacks with :func:`guarde
 
 1. shows the traceback inside the widget's ``Output`` (what the student sees),
 2. records it in a module-level registry that :func:`raise_widget_errors` turns into an error
-   (what a notebook's last cell, the test-suite and :func:`erts_kit.notebooks.run_notebooks` check),
+   (what a notebook's last cell, the test-suite and :func:`erts_kit.course.run_notebooks` check),
 3. re-raises on the *first* call, which builders make directly while the notebook cell runs, so a
    callback that is broken from the start fails its cell like any other code.
 

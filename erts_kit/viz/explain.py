@@ -17,15 +17,10 @@ from torch import nn
 
 from .._validation import check_choice, check_int
 from ..data.dataset import ECGData
+from .ecg import plot_ecg, plot_ecg_grid
 
 _BY = {"class": "class_name", "class_name": "class_name", "artifact_kind": "artifact_kind",
        "evidence_kind": "evidence_kind", "corrupted": "corrupted", "flipped": "flipped"}
-
-
-def _ecg():
-    from . import ecg  # imported lazily: the ECG plotting module is owned elsewhere
-
-    return ecg
 
 
 def plot_cam(signal: np.ndarray, cam: np.ndarray | torch.Tensor, fs: float, lead: int = 0,
@@ -49,7 +44,7 @@ def plot_cam(signal: np.ndarray, cam: np.ndarray | torch.Tensor, fs: float, lead
         >>> round(float(ax.get_xlim()[1]), 1)
         5.0
     """
-    return _ecg().plot_ecg(signal, fs, lead=lead, cam=np.asarray(torch.as_tensor(cam).detach().cpu()),
+    return plot_ecg(signal, fs, lead=lead, cam=np.asarray(torch.as_tensor(cam).detach().cpu()),
                            mask=mask, ax=ax, title=title)
 
 
@@ -63,7 +58,7 @@ def plot_cam_grid(signal: np.ndarray, cam: np.ndarray | torch.Tensor, fs: float,
         >>> len(fig.axes) >= 3
         True
     """
-    return _ecg().plot_ecg_grid(signal, fs, lead_names=lead_names,
+    return plot_ecg_grid(signal, fs, lead_names=lead_names,
                                 cam=np.asarray(torch.as_tensor(cam).detach().cpu()), mask=mask, title=title)
 
 

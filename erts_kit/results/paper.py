@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .tables import summarise
+
 __all__ = ["BACKBONE_MODELS", "COMPARE_COLUMNS", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS", "compare_with_published",
            "published_results"]
 
@@ -101,7 +103,7 @@ def compare_with_published(results_df: pd.DataFrame) -> pd.DataFrame:
     (scoring and Grad-CAM passes counted), which the paper does not publish (NaN in its rows).
 
     Args:
-        results_df: :func:`erts_kit.experiments.run_grid`'s table (columns ``dataset, model, policy,
+        results_df: :func:`erts_kit.results.run_grid`'s table (columns ``dataset, model, policy,
             seed, macro_f1, effective_epochs, compute_equivalent_epochs``), one or several grids concatenated.
 
     Returns:
@@ -120,7 +122,6 @@ def compare_with_published(results_df: pd.DataFrame) -> pd.DataFrame:
         >>> row["pdd_policy"], row["erts_policy"], round(float(row["delta_macro_f1"]), 3), round(float(row["ee_saving"]), 3)
         ('dbpd', 'xai_dbpd', 0.1, 0.2)
     """
-    from .experiments import summarise
 
     need = ["dataset", "model", "policy", "seed", "macro_f1", "effective_epochs", "compute_equivalent_epochs"]
     missing = [c for c in need if c not in getattr(results_df, "columns", [])]

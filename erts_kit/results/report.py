@@ -1,6 +1,6 @@
 """A self-contained comparison report: Markdown + PNG figures, and one HTML file with the PNGs embedded.
 
-:func:`write_report` takes the results table of :func:`erts_kit.experiments.run_grid`, the per-epoch
+:func:`write_report` takes the results table of :func:`erts_kit.results.run_grid`, the per-epoch
 histories of the runs and, optionally, kept/dropped examples with their Grad-CAM maps, and writes
 into ``out_dir``:
 
@@ -26,115 +26,22 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMN_HELP", "Example", "comparison_table", "markdown_table", "write_report"]
+from ..viz.ecg import plot_ecg
+from .examples import Example
+from .tables import COLUMN_HELP, comparison_table, format_cell, markdown_table
 
-COLUMN_HELP: dict[str, str] = {
-    "filter from epoch": "first epoch (counted from 0) in which the ERTS focus filter runs: warm_up + cam_start",
-    "macro-F1 (test)": "macro-F1 on the test split with the best-validation checkpoint",
-    "best val F1": "best validation macro-F1 (the epoch that picked the checkpoint)",
-    "EE (published)": "effective epochs as the PDD/ERTS papers count them: samples through training "
-                      "forward + backward / N (scoring and Grad-CAM passes left out)",
-    "compute-eq. epochs": "full-data epochs of compute, scoring forwards (1 unit/sample) and Grad-CAM "
-                          "(2 units) counted next to training steps (3 units); a full-data epoch = 1",
-    "wall s": "wall-clock seconds of training + validation, summed over epochs (same machine, same process)",
-    "filter precision": "share of the samples dropped for low focus that were truly corrupted "
-                        "(flipped label or heavy artefact), over the filter epochs",
-    "filter recall": "share of the corrupted filter candidates that were dropped for low focus",
-    "base rate": "share of corrupted samples among the filter's candidates: the precision of dropping at random",
-}
+__all__ = ["write_report"]
 
 
-@dataclass
-class Example:
-    """One sample to draw: signal (leads, T) or (T,), its Grad-CAM map (W,) (any length) and a title."""
 
-    signal: np.ndarray
-    fs: float
-    cam: np.ndarray | None
-    title: str
-    mask: np.ndarray | None = None
-    lead: int = 0
-
-
-# --------------------------------------------------------------------------------------------------
-# tables
-# --------------------------------------------------------------------------------------------------
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return "–" if not math.isfinite(float(v)) else f"{float(v):.{digits}f}"
-    return str(v)
-
-
-def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
-    """A DataFrame as a GitHub Markdown table (floats rounded, NaN shown as –).
-
-    Example:
-        >>> print(markdown_table(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]})))
-        | a | b |
-        |---|---|
-        | 1 | 0.500 |
-        | 2 | – |
-    """
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False, name=None):
-        lines.append("| " + " | ".join(_fmt(v, digits) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def _fmt_int(v: Any) -> str:
-    try:
-        return "–" if v is None or not math.isfinite(float(v)) else str(int(v))
-    except (TypeError, ValueError):
-        return "–"
-
-
-def _pm(mean: Any, std: Any, digits: int) -> str:
-    m = _fmt(mean, digits)
-    if m == "–" or std is None or not isinstance(std, (float, np.floating)) or not math.isfinite(float(std)):
-        return m
-    return f"{m} ± {float(std):.{digits}f}"
-
-
-def comparison_table(results_df: pd.DataFrame) -> pd.DataFrame:
-    """The display table: one row per policy (mean ± std over seeds when there are several).
-
-    Example:
-        >>> df = pd.DataFrame({"policy": ["full", "full"], "seed": [1, 2], "macro_f1": [0.5, 0.7],
-        ...                    "effective_epochs": [3.0, 3.0]})
-        >>> comparison_table(df)[["policy", "seeds", "macro-F1 (test)", "EE (published)"]].values.tolist()
-        [['full', 2, '0.600 ± 0.141', '3.00 ± 0.00']]
-    """
-    from .experiments import summarise
-    s = summarise(results_df)
-    cols = [("macro_f1", "macro-F1 (test)", 3), ("best_val_macro_f1", "best val F1", 3),
-            ("effective_epochs", "EE (published)", 2), ("compute_equivalent_epochs", "compute-eq. epochs", 2),
-            ("wall_seconds", "wall s", 1), ("filter_precision", "filter precision", 3),
-            ("filter_recall", "filter recall", 3), ("filter_base_rate", "base rate", 3)]
-    out = pd.DataFrame({"policy": s["policy"], "seeds": s["n_seeds"]})
-    if "filter_start" in results_df.columns:  # the epoch (from 0) the ERTS focus filter starts; – for others
-        first = results_df.drop_duplicates("policy").set_index("policy")["filter_start"]
-        out["filter from epoch"] = [_fmt_int(first.get(p)) for p in out["policy"]]
-    for key, label, d in cols:
-        if f"{key}_mean" in s.columns:
-            out[label] = [_pm(m, sd, d) for m, sd in zip(s[f"{key}_mean"], s[f"{key}_std"])]
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,7 +120,6 @@ def _fig_filter(results_df: pd.DataFrame, path: Path, column: str = "filter_by_k
 def _fig_examples(examples: Mapping[str, Sequence[Example]], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
-    from .viz.ecg import plot_ecg
     groups = [(k, list(v)) for k, v in examples.items() if v]
     if not groups:
         return None
@@ -266,7 +172,7 @@ def _render_md(blocks: list[tuple[str, Any]]) -> str:
 
 def _html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False, name=None))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -301,15 +207,15 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
     """Write ``report.md``, ``report.html`` and the PNG figures into ``out_dir``; return the Markdown path.
 
     Args:
-        results_df: :func:`~erts_kit.experiments.run_grid`'s table (one row per run).
+        results_df: :func:`~erts_kit.results.run_grid`'s table (one row per run).
         histories: ``{run name ('<policy>_seed<k>'): history DataFrame}`` (columns ``val_macro_f1``,
             ``effective_epochs``, ``compute_equivalent_epochs``); lines are coloured by policy.
         out_dir: folder to write into (created).
         examples: ``{"kept": [Example...], "dropped": [Example...]}`` (e.g. from
-            :func:`~erts_kit.experiments.pick_examples`); None: no example figure.
+            :func:`~erts_kit.results.pick_examples`); None: no example figure.
         title: report title.
         notes: sentences shown under the title (set-up, departures from the paper).
-        filter_stats: optional per-kind table (:func:`~erts_kit.experiments.filter_table`) to print.
+        filter_stats: optional per-kind table (:func:`~erts_kit.results.filter_table`) to print.
 
     Returns:
         Path of ``report.md``.

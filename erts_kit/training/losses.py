@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_choice, check_range
+from .._validation import check_choice, check_range
 
 LOSSES = ("ce", "cb_ce", "bce")
 

@@ -41,7 +41,10 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from .scan import WIDGET_STATE_KEY, notebook_errors
+
 __all__ = [
+    "WIDGET_STATE_KEY",
     "DEFAULT_CELL_TIMEOUT_S",
     "NotebookFailures",
     "cell_timeout",
@@ -56,7 +59,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-WIDGET_STATE_KEY = "application/vnd.jupyter.widget-state+json"
 #: Per-cell timeout in seconds when none is given: smoke runs take well under a minute per notebook;
 #: a full run's longest cell (a training grid on a CPU) can take hours. ``timeout=0`` means no limit.
 DEFAULT_CELL_TIMEOUT_S = {"smoke": 600.0, "full": 6 * 3600.0}
@@ -69,8 +71,6 @@ _CHECK_CELL_SOURCE = (
     "if 'erts_kit.viz._callbacks' in _sys.modules:\n"
     "    _sys.modules['erts_kit.viz._callbacks'].raise_widget_errors()"
 )
-_TRACEBACK = "Traceback (most recent call last)"
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class NotebookFailures(RuntimeError):
@@ -190,51 +190,8 @@ def split_parameters(params: dict[str, Any], name: str, smoke: bool = True) -> d
     return out
 
 
-# -- scanning executed notebooks -----------------------------------------------------------------
-def _output_problem(out: dict[str, Any]) -> str | None:
-    """A one-line description of an error output (error, or stderr holding a traceback), else None."""
-    if out.get("output_type") == "error":
-        return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
-    if out.get("output_type") == "stream" and out.get("name") == "stderr":
-        text = _ANSI.sub("", "".join(out.get("text", "")))
-        if _TRACEBACK in text:
-            last = [ln for ln in text.strip().splitlines() if ln.strip()]
-            return last[-1].strip() if last else "traceback on stderr"
-    return None
 
 
-def notebook_errors(nb: nbformat.NotebookNode | str | Path) -> list[str]:
-    """Every error an executed notebook shows: error outputs, stderr tracebacks, and widget tracebacks.
-
-    Widgets are read from the saved widget state (``nb.metadata.widgets``): an Output widget whose
-    outputs hold an error or a traceback (a guarded callback's, or ``interact``'s) counts.
-
-    Returns:
-        one line per problem, ``"cell 3: ValueError: ..."`` or ``"widget <id>: ValueError: ..."``.
-
-    Example:
-        >>> nb = nbformat.v4.new_notebook()
-        >>> nb.cells = [nbformat.v4.new_code_cell("1/0")]
-        >>> nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError",
-        ...                                              evalue="division by zero", traceback=[])]
-        >>> notebook_errors(nb)
-        ['cell 0: ZeroDivisionError: division by zero']
-    """
-    if not isinstance(nb, nbformat.NotebookNode):
-        nb = nbformat.read(str(nb), as_version=4)
-    problems: list[str] = []
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            msg = _output_problem(out)
-            if msg:
-                problems.append(f"cell {i}: {msg}")
-    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE_KEY, {}).get("state", {})
-    for model_id, model in state.items():
-        for out in model.get("state", {}).get("outputs", []) or []:
-            msg = _output_problem(out)
-            if msg:
-                problems.append(f"widget {model_id}: {msg}")
-    return problems
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -276,7 +233,7 @@ def _run_one(path: Path, out_path: Path, params: dict[str, Any], kernel_name: st
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from .course.engine import ENGINE_NAME, CellTimedOut
+    from .engine import ENGINE_NAME, CellTimedOut
 
     problems: list[str] = []
     start = time.perf_counter()

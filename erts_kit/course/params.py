@@ -87,27 +87,27 @@ class Rule:
 
 
 def _datasets() -> list[str]:
-    from .data import DATASETS
+    from ..data import DATASETS
     return list(DATASETS)
 
 
 def _synthetic_classes() -> list[str]:
-    from .data import SYNTHETIC_CLASSES
+    from ..data import SYNTHETIC_CLASSES
     return list(SYNTHETIC_CLASSES)
 
 
 def _models() -> list[str]:
-    from .models import list_models
+    from ..models import list_models
     return list_models()
 
 
 def _policies() -> list[str]:
-    from .selection import list_policies
+    from ..selection import list_policies
     return list_policies()
 
 
 def _focus_scores() -> list[str]:
-    from .explain import FOCUS_SCORES
+    from ..explain import FOCUS_SCORES
     return list(FOCUS_SCORES)
 
 
@@ -227,7 +227,7 @@ def check_value(name: str, value: Any, rule: Rule | None = None) -> Any:
 
 def _check_device(value: str) -> Any:
     """Resolve DEVICE with ``pick_device``; errors reworded to name the parameter."""
-    from .train import pick_device
+    from ..training import pick_device
 
     if not (value in DEVICES or re.fullmatch(r"cuda:\d+", value)):
         raise ValueError(f"Notebook parameter DEVICE: expected one of {', '.join(map(repr, DEVICES))} "

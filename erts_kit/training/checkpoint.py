@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._atomic import atomic_write
+from .._atomic import atomic_write
 
 FORMAT = "erts_kit.checkpoint"
 VERSION = 1

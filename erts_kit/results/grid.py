@@ -1,6 +1,6 @@
-"""Grids of training runs (policies x seeds) -> one results table, resumable, plus the filter's ground truth.
+"""Grids of training runs (policies x seeds) -> one results table, resumable.
 
-:func:`run_grid` trains one model per (policy, seed) with :func:`erts_kit.train.train` and writes,
+:func:`run_grid` trains one model per (policy, seed) with :func:`erts_kit.training.train` and writes,
 for each run, ``<out_dir>/<policy>_seed<k>/``:
 
 - ``settings.json`` (written first: what the run is; a rerun with other settings is refused),
@@ -40,33 +40,21 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._atomic import atomic_write
-from ._validation import check_choice, check_int
-from .data import DATASETS, ECGData, load_dataset
-from .selection import Decision, SelectionLog, list_policies, make_policy
-from .train import TrainConfig, pick_device, train
+from .._atomic import atomic_write
+from .._validation import check_choice, check_int
+from ..data import DATASETS, ECGData, load_dataset
+from ..models import build_model, list_models
+from ..selection import list_policies, make_policy
+from ..training import TrainConfig, pick_device, train
+from .filters import filter_precision_recall
 
-__all__ = [
-    "RESULT_COLUMNS",
-    "ExperimentConfig",
-    "build_policy",
-    "filter_precision_recall",
-    "filter_table",
-    "load_histories",
-    "pick_examples",
-    "plan_grid",
-    "run_grid",
-    "run_name",
-    "summarise",
-]
+__all__ = ["RESULT_COLUMNS", "ExperimentConfig", "build_policy", "plan_grid", "run_grid", "run_name"]
 
 RESULT_COLUMNS = ["dataset", "model", "policy", "seed", "epochs", "loss", "macro_f1", "best_val_macro_f1",
                   "best_epoch", "effective_epochs", "compute_equivalent_epochs", "wall_seconds",
                   "filter_precision", "filter_recall", "filter_base_rate", "filter_n_dropped"]
 """Leading columns of the results table (per-phase ``seconds_<phase>`` and test metrics follow)."""
 
-_FILTERED = ("DROPPED_LOW_FOCUS", "RESCUED")
-_CANDIDATE = ("KEPT", "DROPPED_LOW_FOCUS", "RESCUED")
 _SETTINGS_FREE = ("device", "num_workers", "pin_memory", "eval_every", "epochs")
 
 
@@ -204,7 +192,6 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
         ...
         ValueError: Policy 'xai_dbpd' starts its focus filter at epoch 8 (warm_up 5 + cam_start 3, counted from 0), but the run has only 4 epochs: the result would be plain DBPD. Lower --warm-up/--cam-start or raise --epochs.
     """
-    from .models import list_models
     cfg = _as_config(config)
     if dataset is not None:
         check_choice("dataset", dataset, DATASETS)
@@ -235,160 +222,6 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
                         "train": {k: v for k, v in asdict(tc).items() if k not in _SETTINGS_FREE}, "epochs": epochs}
             runs.append(_Run(pol.name, seed, pol, tc, settings))
     return runs
-
-
-# --------------------------------------------------------------------------------------------------
-# filter ground truth
-# --------------------------------------------------------------------------------------------------
-def _decision_names(dec: pd.Series) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(dec.dtype) and not isinstance(dec.dtype, pd.CategoricalDtype):
-        return np.array([Decision(int(v)).name for v in dec.to_numpy()], dtype=object)
-    return dec.astype(str).str.upper().to_numpy(dtype=object)
-
-
-def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) -> dict[str, Any]:
-    """How well "dropped for low focus" finds the corrupted samples, over the epochs the ERTS filter ran.
-
-    Counts are sample-epochs (a sample dropped in 3 filter epochs counts 3 times). Filter epochs are
-    those with a DROPPED_LOW_FOCUS or RESCUED decision or a computed focus; the filter's candidates
-    are the rows it judged (KEPT, DROPPED_LOW_FOCUS, RESCUED; a rescued sample counts as kept).
-
-    - ``precision`` = corrupted among the dropped; compare with ``base_rate`` = corrupted among the
-      candidates (what dropping at random would give);
-    - ``recall`` = dropped among the corrupted candidates; ``recall_all`` = among every corrupted
-      row of those epochs (PDD's confident drops included);
-    - ``by_kind``: per kind of sample (``clean``, ``label_flip`` and each ``artifact_kind``):
-      candidates, dropped and drop rate (a flipped sample with an artefact counts in both kinds);
-    - ``by_class``: the same for the *clean* candidates of each true class (needs ``class_true`` in
-      ``meta``; keys ``"<class> (<evidence_kind>)"``): are classes with diffuse evidence (AF, ST) dropped
-      more often than those with one local event (PVC, PAC)?
-
-    Args:
-        selection_log_df: :meth:`SelectionLog.to_dataframe` (columns ``epoch, index, decision``;
-            ``decision`` as names or :class:`~erts_kit.selection.Decision` values; ``focus`` optional).
-        meta: per-sample ground truth indexed by dataset index, with a bool ``corrupted`` column
-            (``flipped`` and ``artifact_kind`` optional), as :func:`~erts_kit.data.make_synthetic` gives.
-
-    Returns:
-        dict with ``precision, recall, recall_all, base_rate, n_candidates, n_dropped,
-        n_corrupted_candidates, n_true_positive, epochs, by_kind, by_class``; rates are NaN where undefined
-        (e.g. no filter epoch: a non-ERTS policy).
-
-    Raises:
-        ValueError: ``meta`` has no ``corrupted`` column (no ground truth: real databases).
-
-    Example:
-        >>> log = pd.DataFrame({"epoch": [3, 3, 3, 3], "index": [0, 1, 2, 3],
-        ...                     "decision": ["DROPPED_LOW_FOCUS", "DROPPED_LOW_FOCUS", "KEPT", "KEPT"]})
-        >>> meta = pd.DataFrame({"corrupted": [True, False, True, False]})
-        >>> r = filter_precision_recall(log, meta)
-        >>> r["precision"], r["recall"], r["base_rate"]
-        (0.5, 0.5, 0.5)
-    """
-    if "corrupted" not in meta.columns:
-        raise ValueError("meta has no 'corrupted' column: the filter's precision/recall needs ground truth "
-                         "(the synthetic dataset has it; real databases do not).")
-    for col in ("epoch", "index", "decision"):
-        if col not in selection_log_df.columns:
-            raise ValueError(f"Expected a selection log with columns epoch, index, decision, got "
-                             f"{list(selection_log_df.columns)}: pass SelectionLog.to_dataframe().")
-    df = selection_log_df
-    dec = _decision_names(df["decision"])
-    idx = df["index"].to_numpy(np.int64)
-    if len(idx) and idx.max() >= len(meta):
-        raise ValueError(f"The log refers to dataset index {idx.max()}, but meta has {len(meta)} rows: pass "
-                         "the meta of the whole dataset (data.meta), not of one split.")
-    active = np.isin(dec, _FILTERED)
-    if "focus" in df.columns:
-        active |= np.isfinite(df["focus"].to_numpy(np.float64))
-    epochs = sorted(int(e) for e in np.unique(df["epoch"].to_numpy()[active]))
-    in_ep = np.isin(df["epoch"].to_numpy(), epochs)
-    corrupted = meta["corrupted"].to_numpy(bool)[idx]
-    cand = in_ep & np.isin(dec, _CANDIDATE)
-    dropped = in_ep & (dec == "DROPPED_LOW_FOCUS")
-    tp = int((dropped & corrupted).sum())
-    n_cand, n_drop = int(cand.sum()), int(dropped.sum())
-    n_cc = int((cand & corrupted).sum())
-    n_corr_all = int((in_ep & corrupted).sum())
-
-    def ratio(a: int, b: int) -> float:
-        return a / b if b else float("nan")
-
-    kinds: dict[str, np.ndarray] = {"clean": ~corrupted}
-    if "flipped" in meta.columns:
-        kinds["label_flip"] = meta["flipped"].to_numpy(bool)[idx]
-    if "artifact_kind" in meta.columns:
-        ak = meta["artifact_kind"].astype(str).to_numpy()[idx]
-        for k in sorted(set(ak) - {"none"}):
-            kinds[k] = ak == k
-    def rates(groups: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
-        return {k: {"n_candidates": int((cand & m).sum()), "n_dropped": int((dropped & m).sum()),
-                    "drop_rate": ratio(int((dropped & m).sum()), int((cand & m).sum()))} for k, m in groups.items()}
-
-    classes: dict[str, np.ndarray] = {}
-    if "class_true" in meta.columns:
-        true_cls = meta["class_true"].astype(str).to_numpy()[idx]
-        evidence = (meta["evidence_kind"].astype(str).to_numpy()[idx] if "evidence_kind" in meta.columns
-                    else np.full(len(idx), "?", dtype=object))
-        for c in pd.unique(meta["class_true"].astype(str)):
-            m = true_cls == c
-            ev = evidence[m][0] if m.any() else "?"
-            classes[f"{c} ({ev})"] = m & ~corrupted
-    return {"precision": ratio(tp, n_drop), "recall": ratio(tp, n_cc), "recall_all": ratio(tp, n_corr_all),
-            "base_rate": ratio(n_cc, n_cand), "n_candidates": n_cand, "n_dropped": n_drop,
-            "n_corrupted_candidates": n_cc, "n_true_positive": tp, "epochs": epochs, "by_kind": rates(kinds),
-            "by_class": rates(classes)}
-
-
-def filter_table(stats: Mapping[str, Any]) -> pd.DataFrame:
-    """The ``by_kind`` part of :func:`filter_precision_recall` as a table (one row per kind).
-
-    Example:
-        >>> filter_table({"by_kind": {"clean": {"n_candidates": 4, "n_dropped": 1, "drop_rate": 0.25}}}).to_dict("index")
-        {'clean': {'n_candidates': 4, 'n_dropped': 1, 'drop_rate': 0.25}}
-    """
-    out = pd.DataFrame.from_dict(dict(stats.get("by_kind") or {}), orient="index",
-                                 columns=["n_candidates", "n_dropped", "drop_rate"])
-    out.index.name = "kind"
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# results table
-# --------------------------------------------------------------------------------------------------
-def summarise(results_df: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds, per (dataset, model, policy), in the grid's policy order.
-
-    Columns: ``n_seeds`` and ``<metric>_mean`` / ``<metric>_std`` for macro_f1, best_val_macro_f1,
-    effective_epochs, compute_equivalent_epochs, wall_seconds and the filter's precision/recall
-    (std is NaN with one seed).
-
-    Example:
-        >>> df = pd.DataFrame({"dataset": "s", "model": "m", "policy": ["full", "full", "dbpd"],
-        ...                    "seed": [1, 2, 1], "macro_f1": [0.5, 0.7, 0.4]})
-        >>> s = summarise(df)
-        >>> s[["policy", "n_seeds", "macro_f1_mean"]].round(3).values.tolist()
-        [['full', 2, 0.6], ['dbpd', 1, 0.4]]
-        >>> round(float(s["macro_f1_std"].iloc[0]), 4)
-        0.1414
-    """
-    for col in ("policy", "seed"):
-        if col not in results_df.columns:
-            raise ValueError(f"Expected a results table with a {col!r} column (run_grid's output), "
-                             f"got columns {list(results_df.columns)}.")
-    keys = [k for k in ("dataset", "model", "policy") if k in results_df.columns]
-    metrics = [m for m in ("macro_f1", "best_val_macro_f1", "effective_epochs", "compute_equivalent_epochs",
-                           "wall_seconds", "filter_precision", "filter_recall", "filter_base_rate")
-               if m in results_df.columns]
-    df = results_df.copy()
-    for m in metrics:
-        df[m] = pd.to_numeric(df[m], errors="coerce")
-    g = df.groupby(keys, sort=False)
-    out = g.size().rename("n_seeds").to_frame()
-    for m in metrics:
-        out[f"{m}_mean"] = g[m].mean()
-        out[f"{m}_std"] = g[m].std(ddof=1)
-    return out.reset_index()
 
 
 def _jsonable(v: Any) -> Any:
@@ -518,7 +351,6 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
     data = _load_data(dataset, cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from .models import build_model
     rows: list[dict[str, Any]] = []
     executed, skipped = [], []
     n_train = len(data.splits["train"]) if "train" in data.splits else 0
@@ -552,85 +384,3 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
     df = _write_tables(rows, out)
     df.attrs["executed"], df.attrs["skipped"] = executed, skipped
     return df
-
-
-# --------------------------------------------------------------------------------------------------
-# reading runs back: histories, examples for the report
-# --------------------------------------------------------------------------------------------------
-def load_histories(out_dir: str | os.PathLike, results_df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """``{run name: history}`` of the runs in ``results_df``, read from ``<out_dir>/<run>/history.csv``.
-
-    Example:
-        >>> load_histories("/nonexistent", pd.DataFrame({"policy": [], "seed": []}))
-        {}
-    """
-    out = {}
-    for pol, seed in results_df[["policy", "seed"]].itertuples(index=False, name=None):
-        path = Path(out_dir) / run_name(pol, int(seed)) / "history.csv"
-        if path.exists():
-            out[run_name(pol, int(seed))] = pd.read_csv(path)
-    return out
-
-
-def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int = 3,
-                  model_kwargs: Mapping[str, Any] | None = None, lead: int | None = None) -> dict[str, list]:
-    """Kept and dropped-for-low-focus samples of an ERTS run's last filter epoch, with Grad-CAM maps.
-
-    Takes the ``n`` kept candidates with the highest combined score and the ``n`` dropped ones with
-    the lowest, and computes their true-class (observed label) Grad-CAM with the run's best weights
-    (``best.pt``): the decision itself was taken with the weights of that epoch.
-
-    Returns:
-        ``{"kept": [Example...], "dropped": [Example...]}`` (:class:`erts_kit.report.Example`); empty
-        lists if the run has no filter epoch.
-    """
-    from .checkpoint import load_checkpoint
-    from .explain import gradcam
-    from .models import build_model
-    from .report import Example
-
-    run_dir = Path(run_dir)
-    log = SelectionLog.load(run_dir / "selection_log.npz").to_dataframe()
-    dec = _decision_names(log["decision"])
-    filt = log[np.isin(dec, _FILTERED)]
-    if filt.empty:
-        return {"kept": [], "dropped": []}
-    epoch = int(filt["epoch"].max())
-    ep = log[log["epoch"] == epoch]
-    ep_dec = _decision_names(ep["decision"])
-    kept = ep[np.isin(ep_dec, ("KEPT", "RESCUED")) & ep["focus"].notna()].sort_values("combined", ascending=False)
-    dropped = ep[ep_dec == "DROPPED_LOW_FOCUS"].sort_values("combined")
-    net = build_model(model, data.n_leads, data.n_classes, **dict(model_kwargs or {}))
-    net.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
-    net.eval()
-    lead = (1 if data.n_leads > 1 else 0) if lead is None else lead
-    out: dict[str, list] = {}
-    for kind, rows in (("kept", kept.head(n)), ("dropped", dropped.head(n))):
-        idx = rows["index"].to_numpy(np.int64)
-        if len(idx) == 0:
-            out[kind] = []
-            continue
-        x = torch.as_tensor(np.asarray(data.signals[idx]), dtype=torch.float32)
-        y = torch.as_tensor(data.labels[idx])
-        y = (y.float().argmax(1) if y.dim() == 2 else y).long()   # multi-hot: first positive class
-        cams = gradcam(net, x, y).numpy()
-        items = []
-        for j, r in enumerate(rows.itertuples(index=False)):
-            i = int(r.index)
-            items.append(Example(signal=np.asarray(data.signals[i]), fs=float(data.fs), cam=cams[j],
-                                 title=_example_title(data, i, epoch, float(r.p_true), float(r.focus)),
-                                 mask=None if data.evidence_mask is None else data.evidence_mask[i], lead=lead))
-        out[kind] = items
-    return out
-
-
-def _example_title(data: ECGData, i: int, epoch: int, p_true: float, focus: float) -> str:
-    m = data.meta.iloc[i] if data.meta is not None else pd.Series(dtype=object)
-    label = data.class_names[int(data.labels[i])] if data.labels.ndim == 1 else "multi-label"
-    parts = [f"#{i} label {label}"]
-    if "class_true" in m and str(m["class_true"]) != label:
-        parts.append(f"(true {m['class_true']}: FLIPPED)")
-    if "artifact_kind" in m and str(m["artifact_kind"]) != "none":
-        parts.append(f"artefact: {m['artifact_kind']}")
-    parts.append(f"| epoch {epoch}, p_true {p_true:.2f}, focus {focus:.2f}")
-    return " ".join(parts)

@@ -1,0 +1,115 @@
+"""One epoch of the training loop: the batches, then validation and the epoch's row of the history.
+
+Per batch: ``BatchInfo`` -> a lazy ``ModelBatchScorer`` (scores only what the policy asks for and
+charges the cost ledger) -> ``policy.select`` -> the selection log -> a training forward + backward on
+the kept samples only (:func:`~erts_kit.training.step.train_step`). The full-data policy never asks
+for a score, so it pays no scoring pass.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from ..data.dataset import ECGData
+from ..selection.base import BatchInfo
+from ..selection.log import SelectionLog
+from ..selection.scoring import ModelBatchScorer
+from .config import TrainConfig
+from .distributed import Ranks, broadcast_buffers, gather_selection
+from .evaluate import evaluate
+from .state import RunState
+from .step import train_step
+
+__all__ = ["add_costs", "epoch_row", "run_batches", "validate_epoch"]
+
+
+def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, device: torch.device,
+                focus_name: str, where: Ranks, progress: bool) -> torch.Tensor:
+    """Every batch of one epoch, then the scheduler step; returns ``[loss sum, weight sum, kept, seen]``.
+
+    Under DDP the sums are all-reduced over ranks and the ledgers and logs gathered to rank 0.
+    """
+    if state.sampler is not None:
+        state.sampler.set_epoch(epoch)
+    sums = torch.zeros(4, dtype=torch.float64)
+    ledger = state.ledger
+    batches = iter(tqdm(state.loader, desc=f"epoch {epoch}", leave=False, disable=not progress))
+    while True:
+        with ledger.phase("data"):
+            item = next(batches, None)
+        if item is None:
+            break
+        x, y, idx = item
+        x, y = x.to(device, non_blocking=state.pin_memory), y.to(device, non_blocking=state.pin_memory)
+        batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step)
+        scorer = ModelBatchScorer(state.model, batch, ledger=ledger, focus_name=focus_name, amp=state.use_amp)
+        sel = policy.select(epoch, batch, scorer)
+        state.log.add(epoch, idx, sel)
+        keep = sel.keep.to(device=x.device, dtype=torch.bool)
+        n_keep = int(keep.sum())
+        sums[3] += len(idx)
+        with ledger.phase("train"):
+            train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler, config.grad_clip,
+                       x, y, keep, n_keep, where.distributed, where.world, state.use_amp, epoch, state.step, sums)
+        ledger.add_train(n_keep)
+        state.step += 1
+    with warnings.catch_warnings():  # an epoch without any optimizer step is legitimate here
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+        state.scheduler.step()
+    if where.distributed:
+        dist.all_reduce(sums)
+    ledger.end_epoch(epoch)
+    if where.distributed:
+        state.full_ledger, state.full_log = gather_selection(ledger, state.log, state.full_log, where.world,
+                                                             where.main)
+        state.log = SelectionLog()
+    return sums
+
+
+def epoch_row(state: RunState, epoch: int, lr: float, sums: torch.Tensor, n_train: int) -> dict[str, Any]:
+    """The history row of an epoch from its sums: training loss, kept counts, effective epochs (as published)."""
+    kept_total = (state.history[-1]["kept_cum"] if state.history else 0) + int(sums[2])
+    return {"epoch": epoch, "train_loss": float(sums[0] / sums[1]) if sums[1] > 0 else float("nan"),
+            "val_loss": float("nan"), "val_macro_f1": float("nan"), "lr": lr,
+            "kept": int(sums[2]), "kept_frac": float(sums[2] / max(sums[3], 1)),
+            "kept_cum": kept_total, "effective_epochs": kept_total / n_train}
+
+
+def validate_epoch(state: RunState, data: ECGData, epoch: int, config: TrainConfig, row: dict[str, Any],
+                   where: Ranks) -> None:
+    """Validate (on the epochs ``eval_every`` asks for, and the last), fill ``row``, keep the best weights."""
+    if (epoch + 1) % config.eval_every and epoch != config.epochs - 1:
+        return
+    if where.distributed:
+        broadcast_buffers(state.model)
+    t0 = time.perf_counter()
+    val = evaluate(state.model, data, "val", batch_size=max(config.batch_size, 64), loss=state.criterion,
+                   amp=state.use_amp)
+    row["seconds_eval"] = time.perf_counter() - t0
+    row["val_loss"] = val["loss"]
+    row["val_macro_f1"] = float(val["metrics"]["macro_f1"])
+    lower_is_better = config.select_metric == "loss"
+    score = val["loss"] if lower_is_better else float(val["metrics"][config.select_metric])
+    row[f"val_{config.select_metric}"] = score
+    best = state.best["score"]
+    better = best is None or (score < best if lower_is_better else score > best)
+    if better and np.isfinite(score):
+        state.best = {"epoch": epoch, "score": float(score)}
+        state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()}
+
+
+def add_costs(state: RunState, row: dict[str, Any], n_train: int) -> None:
+    """Compute-equivalent epochs and seconds per phase (rank 0) from the ledger, into ``row``."""
+    if state.full_ledger is None:
+        return
+    table = state.full_ledger.epoch_table(n_train=n_train).iloc[-1]
+    row["compute_equivalent_epochs"] = float(table["cum_compute_epochs"])
+    for col in table.index:
+        if str(col).startswith("time_"):
+            row["seconds_" + str(col)[5:]] = float(table[col])
