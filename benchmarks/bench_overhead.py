@@ -17,7 +17,8 @@ Kit side: ``train(model, data, None, TrainConfig(...), run_dir=None, progress=Fa
 kit does on top (compatibility check, cost ledger, selection log, per-batch policy call, full metric
 set with AUROC and confusion matrix, history DataFrame) is part of what is measured.
 Bare side: a ``DataLoader`` over a ``TensorDataset`` of the same arrays, ``nn.CrossEntropyLoss``, the
-evaluation forward in batches of 64 (the kit's evaluation batch) and ``sklearn.metrics.f1_score``.
+evaluation forward on slices of 64 of the split's tensor (the kit's evaluation batch; the kit itself
+runs them through a DataLoader and micro-batches of 16 on a CPU) and ``sklearn.metrics.f1_score``.
 
 Method: one process, rounds interleaved (kit, bare, kit, bare, ...) after one unmeasured warm-up of
 each, so that drifts in machine load hit both sides alike. Model construction and data loading are
@@ -32,6 +33,8 @@ Run:
     python benchmarks/bench_overhead.py                        # 1,500 records, 3 epochs, 3 rounds
     python benchmarks/bench_overhead.py --rounds 3 --profile   # plus the cProfile split
     python benchmarks/bench_overhead.py --smoke --profile      # tiny sizes: checks that it runs
+On a 2-core machine shared with other jobs, two torch threads make every parallel region wait for a
+preempted thread and the rounds scatter by +-20%; ``--threads 1`` gives far steadier ratios there.
 """
 from __future__ import annotations
 
@@ -361,7 +364,7 @@ def main() -> None:
     mb = {p: statistics.median(b["phases"][p] for b in bare) for p in names}
     gap = sum(mk.values()) - sum(mb.values())
     rows = [[names[p], f"{mk[p]:.3f}", f"{mb[p]:.3f}", f"{mk[p] - mb[p]:+.3f}",
-             f"{100 * (mk[p] - mb[p]) / gap:.0f}%" if abs(gap) > 1e-9 else "-"] for p in names]
+             f"{100 * (mk[p] - mb[p]) / gap:.0f}%" if gap > 0 else "-"] for p in names]
     rows.append(["**total**", f"{sum(mk.values()):.3f}", f"{sum(mb.values()):.3f}", f"{gap:+.3f}", "100%"])
     print("\n### Where the time goes (medians over rounds; kit: its cost ledger and history, bare: the same points "
           "timed)\n")

@@ -7,7 +7,7 @@
   seeds, from flags or ``--config file.yaml`` (flags override the file; ``--config paper`` is the
   ERTS reference set-up). Resumable: rerun the same command after an interruption.
 - ``erts-kit download ptbxl|mitbih``: fetch a PhysioNet database (resumable, checksum-verified).
-- ``erts-kit notebooks ...``: execute the notebook series with papermill (``erts_kit.notebooks``).
+- ``erts-kit notebooks ...``: execute the notebook series with papermill (``erts_kit.course.runner``).
 
 User errors (unknown names, impossible settings, missing data) print one line and exit with
 code 2, before any training starts. Set ``ERTS_KIT_DEBUG=1`` for the traceback.
@@ -377,7 +377,7 @@ def _cmd_notebooks(argv: Sequence[str]) -> int:
     try:
         from .course import runner as notebooks
     except ImportError as exc:  # pragma: no cover - the module ships with the kit
-        raise UserError(f"erts_kit.notebooks is not available ({exc}).") from None
+        raise UserError(f"erts_kit.course.runner is not available ({exc}).") from None
     return int(notebooks.main(list(argv)) or 0)
 
 

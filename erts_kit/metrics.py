@@ -97,7 +97,7 @@ def macro_f1(y_true: Any, y_pred: Any) -> float:
 
 
 def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bool = False,
-                    threshold: float = 0.5) -> dict[str, Any]:
+                    threshold: float = 0.5, *, auroc: bool = True) -> dict[str, Any]:
     """Macro-F1, per-class F1, balanced accuracy, macro-AUROC and the confusion matrix in one call.
 
     Args:
@@ -107,6 +107,8 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         class_names: C names, in column order of ``y_prob``.
         multilabel: multi-label mode (PTB-XL benchmark style).
         threshold: decision threshold for multi-label predictions.
+        auroc: compute ``macro_auroc`` and ``per_class_auroc`` (most of the cost; the training loop's
+            per-epoch validation skips them unless they pick the checkpoint).
 
     Returns:
         dict with ``macro_f1`` (float), ``per_class_f1`` ({name: F1}, NaN for a class never present
@@ -126,6 +128,8 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         (0.6667, 0.75, 1.0)
         >>> m["confusion_matrix"].tolist()
         [[1, 0], [1, 1]]
+        >>> "macro_auroc" in compute_metrics([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["NORM", "MI"], auroc=False)
+        False
     """
     yt, yp, pred = _format(y_true, y_prob, class_names, multilabel, threshold)
     labels = list(range(len(class_names)))
@@ -141,6 +145,14 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
             warnings.simplefilter("ignore", UserWarning)
             bal = balanced_accuracy_score(yt, pred)
         cm = confusion_matrix(yt, pred, labels=labels)
+    out = {
+        "macro_f1": float(np.nanmean(f1)) if not np.all(np.isnan(f1)) else float("nan"),
+        "per_class_f1": {name: float(v) for name, v in zip(class_names, f1)},
+        "balanced_accuracy": float(bal),
+        "confusion_matrix": cm,
+    }
+    if not auroc:
+        return out
     per_auc = _per_class_auroc(yt, yp, class_names, multilabel)
     missing = [n for n, v in per_auc.items() if np.isnan(v)]
     if missing:
@@ -150,14 +162,7 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         macro_auc = float("nan")
     else:
         macro_auc = float(np.mean(list(per_auc.values())))
-    return {
-        "macro_f1": float(np.nanmean(f1)) if not np.all(np.isnan(f1)) else float("nan"),
-        "per_class_f1": {name: float(v) for name, v in zip(class_names, f1)},
-        "balanced_accuracy": float(bal),
-        "macro_auroc": macro_auc,
-        "per_class_auroc": per_auc,
-        "confusion_matrix": cm,
-    }
+    return {**out, "macro_auroc": macro_auc, "per_class_auroc": per_auc}
 
 
 def metrics_table(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bool = False,

@@ -1,7 +1,7 @@
 """Notebook parameters: one check for the ``parameters`` cell of every notebook of the series.
 
 Every notebook has one cell tagged ``parameters`` (papermill overrides it with ``-p NAME value``) and,
-right after it, ``P = erts_kit.params.check_params(globals(), notebook="02_baseline")``. The check
+right after it, ``P = erts_kit.course.params.check_params(globals(), notebook="02_baseline")``. The check
 catches a wrong type or value *before* minutes of work, with a message that names the parameter,
 what was expected, what it got and where to fix it:
 
@@ -9,7 +9,7 @@ what was expected, what it got and where to fix it:
     the papermill -p value.
 
 It then seeds Python, NumPy and torch with ``SEED``, resolves ``DEVICE`` with
-:func:`erts_kit.train.pick_device` and prints one summary line with the device actually used.
+:func:`erts_kit.training.pick_device` and prints one summary line with the device actually used.
 
 The rules live in :data:`PARAMETER_RULES` (name -> :class:`Rule`); a notebook may define any subset
 of them beyond :data:`REQUIRED`. Names not in the table are left alone.

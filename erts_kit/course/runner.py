@@ -17,7 +17,7 @@ DATASET, DATA_DIR, MODEL, POLICY, EPOCHS``. The runner always passes ``SMOKE`` (
 
 Command line::
 
-    python -m erts_kit.notebooks [--params file.yaml] [--out dir] [--full] [names...]
+    python -m erts_kit.course.runner [--params file.yaml] [--out dir] [--full] [names...]
 
 Example:
     >>> split_parameters({"all": {"SEED": 1}, "03_gradcam": {"EPOCHS": 2}}, "03_gradcam", smoke=True)
@@ -66,7 +66,7 @@ CHECK_CELL_TAG = "erts-kit-widget-check"
 # Appended to every executed copy: fails the run if a guarded widget callback errored after build time
 # (e.g. a cell that moves a slider programmatically). Imports nothing the notebook did not import.
 _CHECK_CELL_SOURCE = (
-    "# Added by erts_kit.notebooks: fail if a widget callback raised (ipywidgets would hide it).\n"
+    "# Added by erts_kit.course.runner: fail if a widget callback raised (ipywidgets would hide it).\n"
     "import sys as _sys\n"
     "if 'erts_kit.viz._callbacks' in _sys.modules:\n"
     "    _sys.modules['erts_kit.viz._callbacks'].raise_widget_errors()"
@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["--dir", "tests/nb_fixtures", "--out", "/tmp/erts_nb", "good"])  # doctest: +SKIP
         0
     """
-    ap = argparse.ArgumentParser(prog="python -m erts_kit.notebooks",
+    ap = argparse.ArgumentParser(prog="python -m erts_kit.course.runner",
                                  description="Execute the erts_kit notebooks with papermill (smoke mode by default).")
     ap.add_argument("names", nargs="*", help="notebooks to run: stems (03_gradcam), numbers (03) or paths; "
                                              "default: every NN_*.ipynb of --dir")

@@ -68,7 +68,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise ValueError(f"{path} is not an erts_kit checkpoint (expected a dict with format={FORMAT!r}, "
-                         f"got {keys}): save it with erts_kit.checkpoint.save_checkpoint.")
+                         f"got {keys}): save it with erts_kit.training.save_checkpoint.")
     if obj.get("version", 0) > VERSION:
         raise ValueError(f"{path} has checkpoint version {obj['version']}, this erts_kit reads up to {VERSION}: "
                          "upgrade erts_kit.")

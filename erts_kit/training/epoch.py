@@ -90,7 +90,7 @@ def validate_epoch(state: RunState, data: ECGData, epoch: int, config: TrainConf
         broadcast_buffers(state.model)
     t0 = time.perf_counter()
     val = evaluate(state.model, data, "val", batch_size=max(config.batch_size, 64), loss=state.criterion,
-                   amp=state.use_amp)
+                   amp=state.use_amp, auroc=config.select_metric == "macro_auroc")
     row["seconds_eval"] = time.perf_counter() - t0
     row["val_loss"] = val["loss"]
     row["val_macro_f1"] = float(val["metrics"]["macro_f1"])

@@ -11,26 +11,22 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import ECGData, ECGDataset
 from .losses import ClassificationLoss
+from ..metrics import compute_metrics
 from ..models.inference import logits_no_grad
 
 __all__ = ["evaluate", "check_compatible"]
 
 
-def _metrics(y_true: np.ndarray, prob: np.ndarray, class_names: list[str], multilabel: bool) -> dict[str, Any]:
-    from ..metrics import compute_metrics
-
-    return compute_metrics(y_true, prob, class_names, multilabel=multilabel)
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: int = 256, *,
              loss: ClassificationLoss | None = None, device: torch.device | str | None = None,
-             amp: bool = False) -> dict[str, Any]:
+             amp: bool = False, auroc: bool = True) -> dict[str, Any]:
     """Loss, probabilities and metrics of ``model`` on one split (model mode restored afterwards).
 
     Returns:
         dict with ``split``, ``loss`` (``loss`` or plain CE/BCE), ``probabilities`` (n, C) float32,
-        ``labels``, ``indices`` (dataset indices) and ``metrics`` (``erts_kit.metrics.compute_metrics``).
+        ``labels``, ``indices`` (dataset indices) and ``metrics`` (``erts_kit.metrics.compute_metrics``;
+        without the AUROCs when ``auroc=False``).
 
     Example:
         >>> d = ECGData(np.zeros((4, 1, 16), np.float32), [0, 1, 0, 1], ["a", "b"], 100, splits={"val": [0, 1, 2, 3]})
@@ -61,7 +57,7 @@ def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: in
     prob = torch.cat(probs).numpy().astype(np.float32) if probs else np.zeros((0, data.n_classes), np.float32)
     labels = np.asarray(data.labels[idx])
     return {"split": split, "loss": total / max(weight, 1e-12), "probabilities": prob, "labels": labels,
-            "indices": idx, "metrics": _metrics(labels, prob, list(data.class_names), data.multilabel)}
+            "indices": idx, "metrics": compute_metrics(labels, prob, list(data.class_names), data.multilabel, auroc=auroc)}
 
 
 def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.device) -> None:

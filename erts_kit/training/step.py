@@ -30,13 +30,16 @@ def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, 
                keep: torch.Tensor, n_keep: int, distributed: bool, world: int, use_amp: bool, epoch: int, step: int,
                sums: torch.Tensor) -> None:
     """One optimizer step on the kept samples (see the module docstring for the DDP scaling)."""
-    w_local = criterion.sample_weights(y[keep]).sum().float() if n_keep else torch.zeros((), device=x.device)
+    if n_keep == len(y):
+        xk, yk = x, y                          # every sample kept (the full policy): no mask copy
+    else:
+        xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
+    w_local = criterion.sample_weights(yk).sum().float() if n_keep else torch.zeros((), device=x.device)
     w_global = w_local.detach().clone()
     if distributed:
         dist.all_reduce(w_global)
     if float(w_global) <= 0:  # nobody kept anything: no step on any rank
         return
-    xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
     model.train(n_keep > 0)  # the dummy runs in eval mode: it must not move BatchNorm statistics
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
