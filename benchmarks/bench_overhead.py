@@ -1,6 +1,6 @@
 """Training-loop overhead of the kit: ``train(policy=None)`` (full data) vs a bare PyTorch loop doing the same work.
 
-Question: how much slower is ``erts_kit.train.train`` with the full-data policy than the plain loop a
+Question: how much slower is ``erts_kit.training.train`` with the full-data policy than the plain loop a
 reader would write by hand, and where does the extra time go?
 
 Both sides, on the same data and model:
@@ -60,7 +60,7 @@ from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from erts_kit.data import load_dataset
 from erts_kit.models import build_model
-from erts_kit.train import TrainConfig, train  # the public path; it stays valid when the module moves
+from erts_kit.training import TrainConfig, train
 
 MODEL = "small_cnn"
 BATCH, LR, WD, GAMMA = 32, 3e-4, 0.01, 0.98   # the kit's TrainConfig defaults, pinned here
