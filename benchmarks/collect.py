@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost"]
+ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead"]
 
 HEADER = """# Benchmarks
 
@@ -25,6 +25,7 @@ numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU).
 | seconds per epoch per backbone, 5,000 x 12 x 1000, CPU (4) | small_cnn 15.8 s, resnet1d_wang 97 s, inception1d 399 s, resnet18_2d 180 s, mobilenetv2_2d 170 s, efficientnetv2s_2d 612 s (idle machine; extrapolated from 10 timed steps of batch 32) | [models](#backbones-training-speed-bench_modelspy) |
 | fast Grad-CAM >= 2x Captum, batch 256 x 12 x 1000, CPU (5) | map alone: inception1d 2.3-2.5x, mobilenetv2_2d 4.6-4.8x, efficientnetv2s_2d 3.5-3.9x (2 runs); small_cnn 1.7-2.8x (met in 5 of 6 runs); resnet1d_wang 1.75-2.29x (met in 3 of 6, 1.99x in a fourth); resnet18_2d 1.2-1.6x (not met: layer4 sits in the head, which both engines must run and differentiate); mostly from micro-batching, which Captum called on slices gets too. p_true + map as the loop needs them: 2.2-8.7x; peak memory 11-21x below Captum's | [gradcam](#grad-cam-engines-fast-fused-path-vs-captum-layergradcam) |
 | ERTS epoch <= 1.15x a DBPD epoch (6) | small_cnn 0.88x (idle machine; 0.84x before the micro-batched scoring), DBPD/Full 0.65x; the paper's resnet18_2d 1.00x, DBPD/Full 0.87x | [epoch cost](#epoch-cost-full-vs-dbpd-vs-erts-xai_dbpd-one-process) |
+| kit loop (policy full) <= 1.05x a bare PyTorch loop, small_cnn, 1,050 samples, 3 epochs (15) | median 0.87x at 2 threads, 0.91x at 1 thread (5 interleaved rounds each, idle machine): no measurable overhead | [overhead](#training-loop-overhead-the-kits-train-policy-full-vs-a-bare-pytorch-loop-bench_overheadpy) |
 | `erts-kit demo` < 5 min on 2 cores (8) | 59 s idle (`time erts-kit demo`), 2 min 54 s on the loaded machine | README "Results" |
 
 """
