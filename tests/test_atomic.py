@@ -43,3 +43,50 @@ def test_selection_log_save_is_atomic(tmp_path, monkeypatch):
         log.save(path)
     assert len(SelectionLog.load(path).to_dataframe()) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["log.npz"]
+
+
+def _temp_of(folder, name: str, host: str, pid: int):
+    t = folder / f".{name}.{host}.{pid}.abc123.tmp"
+    t.write_bytes(b"half")
+    return t
+
+
+def test_only_temp_files_of_gone_writers_are_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from erts_kit._atomic import STALE_AFTER_S, _host
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()                                            # a writer that is gone (its pid is free)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gone = _temp_of(tmp_path, "a.bin", _host(), dead.pid)
+        busy = _temp_of(tmp_path, "a.bin", _host(), live.pid)
+        mine = _temp_of(tmp_path, "a.bin", _host(), os.getpid())
+        remote = _temp_of(tmp_path, "a.bin", "other-host", 12345)
+        remote_old = _temp_of(tmp_path, "a.bin", "old-host", 12345)
+        old = time.time() - STALE_AFTER_S - 60
+        os.utime(remote_old, (old, old))
+        other_file = _temp_of(tmp_path, "a.bin.x", _host(), dead.pid)   # ".a.bin.x.<host>.<pid>...": not a.bin's
+        atomic_write(tmp_path / "a.bin", lambda f: f.write(b"new"))
+        assert not gone.exists() and not remote_old.exists()
+        assert busy.exists() and mine.exists() and remote.exists() and other_file.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_files_get_the_permissions_of_the_umask(tmp_path):
+    import os
+    for mask, mode in ((0o022, 0o644), (0o002, 0o664), (0o077, 0o600)):
+        old = os.umask(mask)
+        try:
+            p = atomic_write(tmp_path / f"m{mask:o}.bin", lambda f: f.write(b"x"))
+            assert p.stat().st_mode & 0o777 == mode
+            p = atomic_write(p, lambda f: f.write(b"y"))       # a rewrite too
+            assert p.stat().st_mode & 0o777 == mode
+        finally:
+            os.umask(old)

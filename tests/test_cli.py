@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from erts_kit import cli
-from erts_kit.cli import build_parser, load_config, main
+import erts_kit.cli.commands as cli
+from erts_kit.cli.commands import build_parser, load_config, main
 
 
 def _help(capsys, *argv: str) -> str:

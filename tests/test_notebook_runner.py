@@ -204,3 +204,83 @@ def test_notebook_errors_reads_cells_and_widget_state():
     nb = _widget_nb([])
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text="\x1b[31m" + tb)]
     assert notebook_errors(nb) == ["cell 0: KeyError: 'k'"]
+
+
+# -- parameter names: checked before any kernel starts (issue 20, finding 5) -------------------------
+INJECTION = "SEED = 1; __import__('pathlib').Path({path!r}).write_text('x'); _X"
+
+
+def test_code_in_a_parameter_name_never_runs(tmp_path, capsys):
+    target = tmp_path / "pwned.txt"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({INJECTION.format(path=str(target)): 0}))
+    with pytest.raises(ValueError, match="is not a Python identifier: expected one of its parameters") as info:
+        run_notebooks(FIXTURE_DIR / "01_good.ipynb", parameters=params, output_dir=tmp_path / "out",
+                      progress=False, timeout=CELL_TIMEOUT_S)
+    msg = str(info.value)
+    assert "01_good" in msg and "nothing was run" in msg
+    for name in ("SMOKE", "SEED", "DATASET", "DATA_DIR", "MODEL", "POLICY", "EPOCHS"):
+        assert name in msg                                             # the listing of known names
+    assert not target.exists() and not (tmp_path / "out").exists()    # no kernel, no executed copy
+    # the CLI: exit 2, one line, nothing written
+    rc = main(["--dir", str(FIXTURE_DIR), "--out", str(tmp_path / "out"), "--no-progress",
+               "--params", str(params), "01"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: Parameter name") and err.count("\n") == 1
+    assert not target.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_typo_in_a_parameter_name_lists_the_known_names_closest_first(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"Unknown parameter 'EPOCH' for notebook 01_good: expected one of its "
+                                         r"parameters EPOCHS, .*SMOKE"):
+        run_notebooks(FIXTURE_DIR / "01_good.ipynb", parameters={"EPOCH": 3}, output_dir=tmp_path, progress=False)
+    # per-notebook sections: the typo is found in its own section, before the other notebook runs
+    per = {"all": {"SEED": 1}, "02_failing": {"EPOCHS": 1}, "01_good": {"SEDE": 2}}
+    with pytest.raises(ValueError, match=r"Unknown parameter 'SEDE' for notebook 01_good: expected one of its "
+                                         r"parameters SEED"):
+        run_notebooks([FIXTURE_DIR / "02_failing.ipynb", FIXTURE_DIR / "01_good.ipynb"], parameters=per,
+                      output_dir=tmp_path, progress=False)
+    assert not list(tmp_path.glob("*.ipynb"))                         # 02_failing did not run either
+    # a flat typo hits every notebook: one error, the others named
+    with pytest.raises(ValueError, match=r"01_good: .* Bad parameter names for 1 more notebook\(s\) too: 02_failing\."):
+        run_notebooks(FAILING[:2], parameters={"EPOCH": 3}, output_dir=tmp_path, progress=False)
+    (tmp_path / "p.yaml").write_text("EPOCH: 3\n")
+    assert main(["--dir", str(FIXTURE_DIR), "--out", str(tmp_path), "--no-progress", "--params",
+                 str(tmp_path / "p.yaml"), "01"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown parameter 'EPOCH'" in err and "EPOCHS" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["class", "1SEED", "SEED\n_X", "SEED[0]", "", "__import__('os')", 3, "SE ED"])
+def test_names_that_are_not_identifiers_are_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="is not a Python identifier"):
+        run_notebooks(FIXTURE_DIR / "01_good.ipynb", parameters={name: 1}, output_dir=tmp_path, progress=False)
+
+
+def test_parameter_names_come_from_the_first_parameters_cell(tmp_path):
+    from erts_kit.course.nbparams import check_parameter_names, notebook_parameter_names
+
+    assert notebook_parameter_names(FIXTURE_DIR / "01_good.ipynb") == \
+        ["SMOKE", "SEED", "DATASET", "DATA_DIR", "MODEL", "POLICY", "EPOCHS"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%matplotlib inline\nA: int = 1\nB, (C, D) = 2, (3, 4)\n"
+                                          "if A:\n    E = 5\nimport os\ndef f():\n    G = 1",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("H = 1", metadata={"tags": ["parameters"]})]
+    assert notebook_parameter_names(nb) == ["A", "B", "C", "D", "E"]     # no imports, locals or 2nd cell
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    with pytest.raises(ValueError, match="Unknown parameter 'H'"):
+        run_notebooks(tmp_path / "nb.ipynb", parameters={"H": 1}, output_dir=tmp_path / "out", progress=False)
+    nb.cells[0].source = "A = ("
+    with pytest.raises(ValueError, match="parameters cell of the notebook to be Python"):
+        notebook_parameter_names(nb)
+    # no parameters cell: the runner's SMOKE is fine, anything else is refused clearly
+    bare = nbformat.v4.new_notebook()
+    bare.cells = [nbformat.v4.new_code_cell("x = 1")]
+    assert notebook_parameter_names(bare) is None
+    check_parameter_names({"SMOKE": True}, None, "bare")
+    with pytest.raises(ValueError, match="bare has no cell tagged 'parameters', so it takes no parameters, got 'SEED'"):
+        check_parameter_names({"SMOKE": True, "SEED": 1}, None, "bare")
+    nbformat.write(bare, str(tmp_path / "bare.ipynb"))
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        run_notebooks(tmp_path / "bare.ipynb", parameters={"SEED": 1}, output_dir=tmp_path / "out", progress=False)

@@ -79,3 +79,26 @@ def test_write_report_without_examples_or_ground_truth(histories, tmp_path):
 def test_write_report_refuses_a_non_table(tmp_path):
     with pytest.raises(ValueError, match="policy"):
         write_report(pd.DataFrame({"x": [1]}), {}, tmp_path)
+
+
+def test_a_full_disk_never_tears_the_report(results, histories, tmp_path, monkeypatch):
+    """report.md/.html and the figures are written atomically: a write failing half-way keeps the old ones."""
+    import errno
+
+    from erts_kit import _atomic
+    write_report(results, histories, tmp_path, title="old")
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_write = _atomic._RecordingFileIO._write
+
+    def full_after_1k(self, b):  # the system writes what fits, then says ENOSPC
+        room = 1024 - self.tell()
+        if room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, memoryview(b)[:room])
+
+    monkeypatch.setattr(_atomic._RecordingFileIO, "_write", full_after_1k)
+    with pytest.raises(OSError, match="Could not write .*fig_cost.png: No space left.*free some space") as info:
+        write_report(results, histories, tmp_path, title="new")
+    assert info.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old   # nothing torn, no temp file

@@ -14,6 +14,9 @@ Convention the runner relies on (checked by ``tests/test_notebooks.py``): every 
 ``NN_name.ipynb`` has exactly one cell tagged ``parameters`` defining at least ``SMOKE, SEED,
 DATASET, DATA_DIR, MODEL, POLICY, EPOCHS``. The runner always passes ``SMOKE`` (True unless
 ``smoke=False`` / ``--full``): smoke mode makes a notebook run in seconds to a minute on a CPU.
+Every other parameter name must be an identifier that the notebook's ``parameters`` cell assigns
+(:mod:`erts_kit.course.nbparams`): papermill writes names as code, so an unknown or code-like name
+stops the run before any kernel starts.
 
 Command line::
 
@@ -41,6 +44,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from .nbparams import check_parameter_names, notebook_parameter_names
 from .scan import WIDGET_STATE_KEY, notebook_errors
 
 __all__ = [
@@ -190,8 +194,19 @@ def split_parameters(params: dict[str, Any], name: str, smoke: bool = True) -> d
     return out
 
 
-
-
+def _check_names(paths: Sequence[Path], params: dict[str, Any], smoke: bool) -> None:
+    """Refuse, before any kernel starts, names that are not identifiers or not a notebook's parameters."""
+    failed: list[tuple[str, str]] = []
+    for path in paths:
+        try:
+            check_parameter_names(split_parameters(params, path.stem, smoke), notebook_parameter_names(path),
+                                  path.stem)
+        except ValueError as err:
+            failed.append((path.stem, str(err)))
+    if failed:
+        more = [name for name, _ in failed[1:]]
+        raise ValueError(failed[0][1] + (f" Bad parameter names for {len(more)} more notebook(s) too: "
+                                         f"{', '.join(more)}." if more else ""))
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -292,6 +307,9 @@ def run_notebooks(paths_or_dir: str | Path | Iterable[str | Path] = "notebooks",
     Raises:
         NotebookFailures: when any notebook failed (its ``results`` holds the DataFrame).
         FileNotFoundError: no such notebook or folder.
+        ValueError: a parameter name that is not a Python identifier or not assigned in that notebook's
+            ``parameters`` cell (or parameters for a notebook without one): checked for every notebook
+            before any runs; the message lists the names the notebook knows.
 
     Example:
         >>> run_notebooks("tests/nb_fixtures/good.ipynb", output_dir="/tmp/erts_nb")  # doctest: +SKIP
@@ -301,6 +319,7 @@ def run_notebooks(paths_or_dir: str | Path | Iterable[str | Path] = "notebooks",
     paths = find_notebooks(paths_or_dir, names)
     params = load_parameters(parameters)
     per_cell = cell_timeout(timeout, smoke)
+    _check_names(paths, params, smoke)
     if _is_per_notebook(params):
         unknown = sorted(set(params) - {"all"} - {p.stem for p in paths})
         if unknown:

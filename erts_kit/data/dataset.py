@@ -5,6 +5,7 @@ explanation and selection log keys samples by their position in it (the *dataset
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,12 @@ import torch
 from torch.utils.data import Dataset
 
 from .._validation import check_choice, check_signals
+from ._checks import (
+    check_labels,
+    check_splits,
+    non_finite_indices,
+    warn_shape_and_coverage,
+)
 
 
 @dataclass
@@ -27,7 +34,10 @@ class ECGData:
         fs: sampling rate in Hz.
         lead_names: names of the leads, in axis order.
         meta: one row per sample (record id, corruption flags, ...), index 0..N-1.
-        splits: split name ("train", "val", "test") -> int64 array of dataset indices.
+        splits: split name ("train", "val", "test") -> int64 array of dataset indices: checked on
+            creation (integer indices, in range, no negatives, no duplicates, disjoint; a boolean mask is
+            refused: pass ``np.flatnonzero(mask)``). Warnings: an empty split, a class with no training
+            sample, more leads than time steps (signals in (N, T, leads) order).
         evidence_mask: optional bool (N, T): where the class evidence lies (synthetic data only).
         name: dataset name, for reports.
 
@@ -51,19 +61,8 @@ class ECGData:
 
     def __post_init__(self) -> None:
         check_signals(self.signals)
-        self.labels = np.asarray(self.labels)
         n = self.signals.shape[0]
-        if self.labels.shape[0] != n:
-            raise ValueError(f"Expected {n} labels (one per signal), got {self.labels.shape[0]}.")
-        if self.labels.ndim == 1:
-            if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
-                raise ValueError(f"Expected class ids in [0, {len(self.class_names) - 1}], got range "
-                                 f"[{self.labels.min()}, {self.labels.max()}]: check class_names.")
-        elif self.labels.ndim == 2:
-            if self.labels.shape[1] != len(self.class_names):
-                raise ValueError(f"Expected multi-label width {len(self.class_names)}, got {self.labels.shape[1]}.")
-        else:
-            raise ValueError(f"Expected labels of shape (N,) or (N, C), got {self.labels.shape}.")
+        self.labels = check_labels(self.labels, n, self.class_names)
         if self.lead_names is None:
             self.lead_names = [f"lead{i}" for i in range(self.signals.shape[1])]
         if len(self.lead_names) != self.signals.shape[1]:
@@ -75,7 +74,56 @@ class ECGData:
         if self.evidence_mask is not None and self.evidence_mask.shape != (n, self.signals.shape[2]):
             raise ValueError(f"Expected evidence_mask of shape {(n, self.signals.shape[2])}, "
                              f"got {self.evidence_mask.shape}.")
-        self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in self.splits.items()}
+        self.splits = check_splits(self.splits, n)
+        for message in warn_shape_and_coverage(self.signals.shape, self.labels, self.class_names, self.splits):
+            warnings.warn(message, UserWarning, stacklevel=3)
+
+    def check_splits(self) -> None:
+        """Check the splits again (after they were changed in place): integer indices, in range, disjoint.
+
+        Raises:
+            ValueError: naming the split, what was wrong and how to fix it.
+
+        Example:
+            >>> d = ECGData(np.zeros((4, 1, 8), np.float32), [0, 1, 0, 1], ["a", "b"], 100,
+            ...             splits={"train": [0, 1], "test": [2, 3]})
+            >>> d.splits["test"] = np.array([1, 2])
+            >>> d.check_splits()
+            Traceback (most recent call last):
+            ...
+            ValueError: Expected disjoint splits, got 1 dataset index in both 'train' and 'test' (1): a sample in two splits leaks between them; remove it from one.
+        """
+        self.splits = check_splits(self.splits, self.n_samples)
+
+    def check_finite(self, splits: list[str] | tuple[str, ...] | None = None) -> None:
+        """Raise if a split holds a NaN/inf sample (all splits by default), before any training.
+
+        Reads the signals in chunks, so a memory-mapped set is not loaded at once. The splits are
+        checked first (:meth:`check_splits`).
+
+        Args:
+            splits: the split names to check (default: every split).
+
+        Raises:
+            ValueError: naming the split, how many samples and which, and how to fix it.
+
+        Example:
+            >>> x = np.zeros((4, 1, 8), np.float32); x[3, 0, 2] = np.nan
+            >>> d = ECGData(x, [0, 1, 0, 1], ["a", "b"], 100, splits={"train": [0, 1], "test": [2, 3]})
+            >>> d.check_finite(["train"])
+            >>> d.check_finite()
+            Traceback (most recent call last):
+            ...
+            ValueError: Expected finite signals in split 'test', got 1 sample(s) with NaN/inf (dataset indices 3): clean them (np.nan_to_num, or drop them from the split) before training.
+        """
+        self.check_splits()
+        for name in self.splits if splits is None else splits:
+            bad = non_finite_indices(self.signals, self.split(name))
+            if bad.size:
+                shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+                raise ValueError(f"Expected finite signals in split {name!r}, got {bad.size} sample(s) with NaN/inf "
+                                 f"(dataset indices {shown}): clean them (np.nan_to_num, or drop them from the "
+                                 f"split) before training.")
 
     @property
     def n_samples(self) -> int:
@@ -101,9 +149,10 @@ class ECGData:
         """Dataset indices of a split; raises with the available split names.
 
         Example:
-            >>> d = ECGData(np.zeros((2, 1, 5), np.float32), [0, 1], ["a", "b"], 100, splits={"train": [0]})
+            >>> d = ECGData(np.zeros((3, 1, 5), np.float32), [0, 1, 1], ["a", "b"], 100,
+            ...             splits={"train": [0, 1], "test": [2]})
             >>> d.split("train").tolist()
-            [0]
+            [0, 1]
         """
         check_choice("split", name, list(self.splits))
         return self.splits[name]

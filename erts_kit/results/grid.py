@@ -9,7 +9,8 @@ for each run, ``<out_dir>/<policy>_seed<k>/``:
 - ``result.json`` (written atomically when the run is finished: its row of the results table).
 
 A rerun skips every run whose ``result.json`` exists and resumes the others. After each run the
-whole table is rewritten as ``<out_dir>/results.csv`` and ``results.json``.
+whole table is rewritten as ``<out_dir>/results.csv`` and ``results.json``. The folder is locked
+while a grid writes to it (:mod:`erts_kit._lock`): a second process on the same folder is refused.
 
 Costs are reported as the ERTS paper does (effective epochs, EE: samples through training forward +
 backward / N) and as the kit's honest count (compute-equivalent epochs: scoring and Grad-CAM
@@ -26,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -41,14 +41,20 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import atomic_write
+from .._lock import lock_folder
 from .._validation import check_choice, check_int
 from ..data import DATASETS, ECGData, load_dataset
 from ..models import build_model, list_models
 from ..selection import list_policies, make_policy
 from ..training import TrainConfig, pick_device, train
 from .filters import filter_precision_recall
+from .run_folder import RunMismatch
+from .run_folder import atomic_json as _atomic_json
+from .run_folder import check_settings as _check_settings
+from .run_folder import finished_row as _finished_row
+from .run_folder import jsonable as _jsonable
 
-__all__ = ["RESULT_COLUMNS", "ExperimentConfig", "build_policy", "plan_grid", "run_grid", "run_name"]
+__all__ = ["RESULT_COLUMNS", "ExperimentConfig", "RunMismatch", "build_policy", "plan_grid", "run_grid", "run_name"]
 
 RESULT_COLUMNS = ["dataset", "model", "policy", "seed", "epochs", "loss", "macro_f1", "best_val_macro_f1",
                   "best_epoch", "effective_epochs", "compute_equivalent_epochs", "wall_seconds",
@@ -203,9 +209,11 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
     if not policies or not seeds:
         raise ValueError(f"Expected at least one policy and one seed, got policies={list(policies)}, seeds={list(seeds)}.")
     seeds = [check_int("seed", s, minimum=0) for s in seeds]
-    for what, items in (("policies", policies), ("seeds", seeds)):
+    keys = [p.strip().lower().replace("-", "_") if isinstance(p, str) else p for p in policies]
+    for what, items, given, note in (("policies", keys, policies, " (names ignore case and '-' vs '_')"),
+                                     ("seeds", seeds, seeds, "")):
         if len(set(items)) != len(items):
-            raise ValueError(f"Expected distinct {what}, got {list(items)}.")
+            raise ValueError(f"Expected distinct {what}, got {list(given)}{note}.")
     pick_device(cfg.device)
     runs = []
     for name in policies:
@@ -222,26 +230,6 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
                         "train": {k: v for k, v in asdict(tc).items() if k not in _SETTINGS_FREE}, "epochs": epochs}
             runs.append(_Run(pol.name, seed, pol, tc, settings))
     return runs
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
-def _atomic_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(_jsonable(obj), indent=1).encode()))
 
 
 def _write_tables(rows: list[dict[str, Any]], out_dir: Path) -> pd.DataFrame:
@@ -297,20 +285,6 @@ def _result_row(run: _Run, res: Any, data: ECGData, model: str, n_train: int) ->
     return row
 
 
-def _check_settings(run_dir: Path, settings: dict[str, Any], on_mismatch: str) -> None:
-    path = run_dir / "settings.json"
-    if not path.exists():
-        return
-    old = json.loads(path.read_text())
-    if old == _jsonable(settings):
-        return
-    if on_mismatch == "overwrite":
-        shutil.rmtree(run_dir)
-        return
-    raise ValueError(f"{run_dir} holds a run with other settings ({path}). Use another --out folder, delete "
-                     f"{run_dir}, or pass resume=False to retrain it.")
-
-
 def _load_data(dataset: str | ECGData, cfg: ExperimentConfig) -> ECGData:
     if isinstance(dataset, ECGData):
         return dataset
@@ -335,7 +309,8 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
         config: :class:`ExperimentConfig` or a dict of its fields.
         resume: skip finished runs and resume interrupted ones; ``False`` retrains every run from scratch.
         progress: progress bars (runs, epochs, batches).
-        on_mismatch: a run folder holding another setting: ``"raise"`` (default) or ``"overwrite"`` it.
+        on_mismatch: a run folder holding other settings: ``"raise"`` (default: :class:`RunMismatch`,
+            before any run is trained) or ``"overwrite"`` it.
 
     Returns:
         DataFrame, one row per run (:data:`RESULT_COLUMNS` first, then ``seconds_<phase>``, test
@@ -343,14 +318,24 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
         trained (or resumed) by this call, ``df.attrs["skipped"]`` the finished ones reused.
 
     Raises:
-        ValueError / TypeError / FileNotFoundError: invalid settings, refused before any training.
+        ValueError / TypeError / FileNotFoundError: invalid settings, refused before any training;
+            a damaged ``settings.json`` / ``result.json`` / ``history.csv`` (the message names it).
+        erts_kit._lock.FolderLocked: another live process writes to ``out_dir``.
+        OSError: ``out_dir`` cannot be written (checked before the data is loaded).
     """
     cfg = _as_config(config)
     check_choice("on_mismatch", on_mismatch, ["raise", "overwrite"])
     runs = plan_grid(policies, seeds, model, epochs, cfg, dataset if isinstance(dataset, str) else None)
-    data = _load_data(dataset, cfg)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with lock_folder(out_dir) as out:
+        return _run_locked(runs, _load_data(dataset, cfg), model, out, cfg, resume, progress, on_mismatch)
+
+
+def _run_locked(runs: list[_Run], data: ECGData, model: str, out: Path, cfg: ExperimentConfig, resume: bool,
+                progress: bool, on_mismatch: str) -> pd.DataFrame:
+    for run in runs:
+        run.settings["data"] = {**data.describe(), "data_kwargs": cfg.data_kwargs}
+        if resume:   # every run checked before any is trained
+            _check_settings(out / run.name, run.settings, on_mismatch)
     rows: list[dict[str, Any]] = []
     executed, skipped = [], []
     n_train = len(data.splits["train"]) if "train" in data.splits else 0
@@ -358,13 +343,11 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
     for run in bar:
         bar.set_postfix_str(run.name)
         run_dir = out / run.name
-        run.settings["data"] = {**data.describe(), "data_kwargs": cfg.data_kwargs}
         if not resume and run_dir.exists():
             shutil.rmtree(run_dir)
-        _check_settings(run_dir, run.settings, on_mismatch)
         result_path = run_dir / "result.json"
         if result_path.exists():
-            rows.append(json.loads(result_path.read_text()))
+            rows.append(_finished_row(run_dir))
             skipped.append(run.name)
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -373,7 +356,7 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
         net = build_model(model, data.n_leads, data.n_classes, **cfg.model_kwargs)
         t0 = time.perf_counter()
         res = train(net, data, run.policy_obj, run.train_config, run_dir=run_dir, progress=progress, resume=True)
-        res.history.to_csv(run_dir / "history.csv", index=False)
+        atomic_write(run_dir / "history.csv", lambda f, h=res.history: f.write(h.to_csv(index=False).encode()))
         res.selection_log.save(run_dir / "selection_log.npz")
         row = _result_row(run, res, data, model, n_train)
         row["process_seconds"] = time.perf_counter() - t0

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write
 from ..viz.ecg import plot_ecg
 from .examples import Example
 from .tables import COLUMN_HELP, comparison_table, format_cell, markdown_table
@@ -47,6 +48,15 @@ __all__ = ["write_report"]
 # --------------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------------
+def _save_png(fig: Any, path: Path, dpi: int) -> None:
+    """``fig.savefig`` through :func:`atomic_write` (a full disk never leaves a torn PNG); closes ``fig``."""
+    import matplotlib.pyplot as plt
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
+    finally:
+        plt.close(fig)
+
+
 def _policy_of(run: str) -> str:
     return run.split("_seed")[0]
 
@@ -74,7 +84,7 @@ def _fig_cost(histories: Mapping[str, pd.DataFrame], path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[0].legend(title="policy", fontsize=8)
     fig.suptitle("Macro-F1 against cost, one point per epoch", fontsize=10)
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -112,7 +122,7 @@ def _fig_filter(results_df: pd.DataFrame, path: Path, column: str = "filter_by_k
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9, loc="left")
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -137,7 +147,7 @@ def _fig_examples(examples: Mapping[str, Sequence[Example]], path: Path) -> Path
                      title=f"{kind.upper()}: {e.title}")
     fig.suptitle("Kept vs dropped for low focus: Grad-CAM (true class) under the trace, evidence shaded blue",
                  fontsize=10)
-    fig.savefig(path, dpi=100)
+    _save_png(fig, path, dpi=100)
     plt.close(fig)
     return path
 
@@ -219,6 +229,12 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
 
     Returns:
         Path of ``report.md``.
+
+    Raises:
+        ValueError: ``results_df`` is not run_grid's table.
+        OSError: a file could not be written (e.g. disk full); the message names it and what to do.
+            Every file is written atomically (UTF-8, whatever the locale), so a failure never leaves a
+            torn report: the previous file, if any, stays.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -270,6 +286,7 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
             "label; the blue band marks where the true class's evidence lies.",
             ex, "kept vs dropped samples with Grad-CAM overlays")
     md = out / "report.md"
-    md.write_text(_render_md(blocks))
-    (out / "report.html").write_text(_render_html(blocks, title))
+    # UTF-8 bytes whatever the locale ("–", "±" break an ASCII/Latin-1 default); atomic: never a torn report
+    atomic_write(md, lambda f: f.write(_render_md(blocks).encode("utf-8")))
+    atomic_write(out / "report.html", lambda f: f.write(_render_html(blocks, title).encode("utf-8")))
     return md

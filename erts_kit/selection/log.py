@@ -21,6 +21,7 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,18 @@ DECISION_NAMES = [d.name for d in sorted(Decision)]
 _SCORES = ("p_true", "focus", "combined")
 _COLUMNS = ("epoch", "index", *_SCORES, "decision")
 _STATE_VERSION = 1
+_DIGEST = "sha256"  # the .npz member holding the SHA-256 of every other member (since the digest exists)
+_FIX = "Recompute it: delete the run folder that holds it, or start again with --no-resume (a new run_dir in Python)."
+
+
+def _arrays_digest(members: dict[str, np.ndarray]) -> str:
+    """SHA-256 (hex) of named arrays: names (sorted), dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for name in sorted(members):
+        a = np.ascontiguousarray(members[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.reshape(-1).view(np.uint8))
+    return h.hexdigest()
 
 
 def _to_numpy(t: Any) -> np.ndarray:
@@ -224,23 +237,73 @@ class SelectionLog:
 
     # -- persistence, checkpoints, DDP -------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the log to a compressed ``.npz`` (plain arrays, loadable with ``allow_pickle=False``)."""
+        """Write the log to a compressed ``.npz`` (plain arrays, loadable with ``allow_pickle=False``).
+
+        The file also holds ``sha256``, a SHA-256 of every other array in it, that :meth:`load` verifies.
+        The write is atomic: a failure (e.g. disk full: ``OSError`` ENOSPC, naming the file) leaves any
+        previous file unchanged.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-        arrays = self.arrays()
-        return atomic_write(path, lambda f: np.savez_compressed(
-            f, version=np.int64(_STATE_VERSION), decision_names=np.array(DECISION_NAMES), **arrays))
+        members = {"version": np.int64(_STATE_VERSION), "decision_names": np.array(DECISION_NAMES), **self.arrays()}
+        digest = np.array(_arrays_digest({k: np.asarray(v) for k, v in members.items()}))
+        return atomic_write(path, lambda f: np.savez_compressed(f, **members, **{_DIGEST: digest}))
 
     @classmethod
     def load(cls, path: str | Path) -> SelectionLog:
-        """Read a log written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as z:
-            names = [str(s) for s in z["decision_names"]]
-            if names != DECISION_NAMES:
-                raise ValueError(f"The log at {path} uses decisions {names}, this kit uses {DECISION_NAMES}: "
-                                 f"it was written by an incompatible version.")
-            cols = {c: z[c] for c in _COLUMNS}
+        """Read a log written by :meth:`save`, checking its SHA-256 digest.
+
+        Files written before the digest existed still load: without it, only the CRC-32 that the
+        ``.npz`` (zip) format keeps per array guards them.
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            ValueError: the file is damaged (not a readable ``.npz``, a missing column, or content that
+                does not match its digest) or from an incompatible kit version; the message names the
+                file and the fix (``--no-resume``, or a new run folder).
+
+        Example:
+            >>> import tempfile, os
+            >>> log = SelectionLog(); log.add_arrays(0, [3, 1], decision=[0, 1])
+            >>> p = log.save(os.path.join(tempfile.mkdtemp(), "selection_log.npz"))
+            >>> len(SelectionLog.load(p))
+            2
+            >>> _ = open(p, "r+b").write(b"garbage")
+            >>> SelectionLog.load(p)  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: .../selection_log.npz is damaged...Recompute it: delete the run folder that holds it...
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                members = {k: z[k] for k in z.files}
+        except (FileNotFoundError, IsADirectoryError):
+            raise
+        except Exception as err:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, a garbled header...
+            first = str(err).strip().split("\n")[0][:200]
+            raise ValueError(f"{path} is damaged: it cannot be read as a selection log ({type(err).__name__}: "
+                             f"{first}). {_FIX}") from None
+        missing = [c for c in ("decision_names", *_COLUMNS) if c not in members]
+        if missing:
+            raise ValueError(f"{path} is damaged or not a selection log: expected the arrays {list(_COLUMNS)}, "
+                             f"{missing} are missing. {_FIX}")
+        if _DIGEST in members:
+            expected = str(members.pop(_DIGEST))
+            got = _arrays_digest(members)
+            if expected != got:
+                raise ValueError(f"{path} is damaged: its content does not match the SHA-256 digest written with "
+                                 f"it (expected {expected[:16]}..., got {got[:16]}...). {_FIX}")
+        names = [str(s) for s in members["decision_names"]]
+        if names != DECISION_NAMES:
+            raise ValueError(f"The log at {path} uses decisions {names}, this kit uses {DECISION_NAMES}: "
+                             f"it was written by an incompatible version.")
+        cols = {c: members[c] for c in _COLUMNS}
+        lengths = {len(v) for v in cols.values()}
+        if len(lengths) != 1 or any(v.ndim != 1 for v in cols.values()):
+            raise ValueError(f"{path} is damaged: expected 1-D columns of one length, got lengths "
+                             f"{ {c: v.shape for c, v in cols.items()} }. {_FIX}")
         return cls._from_columns(cols)
 
     @classmethod

@@ -79,6 +79,8 @@ def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.d
         if s not in data.splits or len(data.splits[s]) == 0:
             raise ValueError(f"Expected a non-empty {s!r} split in data.splits, got splits {sorted(data.splits)}: "
                              "set data.splits = {'train': ..., 'val': ..., 'test': ...}.")
+    # NaN/inf in validation or test would fail only after an epoch (or all of them), blaming the model.
+    data.check_finite([s for s in data.splits if s != "train"])
     n_leads, n_classes = getattr(model, "n_leads", None), getattr(model, "n_classes", None)
     if n_leads is not None and n_leads != data.n_leads:
         raise ValueError(f"Lead-count mismatch: the model takes {n_leads} leads, the data has {data.n_leads}: "

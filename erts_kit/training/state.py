@@ -99,8 +99,10 @@ def _checked_resume_checkpoint(path: Path, config: TrainConfig, policy: Any) -> 
     old = ckpt["config"]
     diff = {k: (old.get(k), v) for k, v in asdict(config).items() if k not in RESUME_FREE and old.get(k) != v}
     if diff:
-        raise ValueError(f"Cannot resume {path}: the config differs in {diff} (checkpoint, now). Use the same "
-                         "config (only epochs, num_workers, pin_memory, eval_every may change) or a new run_dir.")
+        shown = "; ".join(f"{k}: {o!r} there, {n!r} now" for k, (o, n) in diff.items())
+        raise ValueError(f"Cannot resume {path}: the config differs in {shown}. Use the same "
+                         "settings (only epochs, num_workers, pin_memory, eval_every may change), another --out "
+                         "folder / run_dir, or rerun with --no-resume to retrain from scratch.")
     if ckpt.get("policy_name") != policy.name or ckpt.get("policy_params") != policy_params(policy):
         raise ValueError(f"Cannot resume {path}: it was trained with policy {ckpt.get('policy_name')!r} "
                          f"{ckpt.get('policy_params')}, not {policy.name!r} {policy_params(policy)}.")

@@ -9,8 +9,12 @@
 - ``erts-kit download ptbxl|mitbih``: fetch a PhysioNet database (resumable, checksum-verified).
 - ``erts-kit notebooks ...``: execute the notebook series with papermill (``erts_kit.course.runner``).
 
-User errors (unknown names, impossible settings, missing data) print one line and exit with
-code 2, before any training starts. Set ``ERTS_KIT_DEBUG=1`` for the traceback.
+User errors (unknown names, impossible settings, missing data, damaged input files) print one
+line and exit with code 2, before any training starts where they can be known then; failures while
+working (disk full, a folder that is not writable, an output folder in use by another process)
+print one line and exit with code 1 (:mod:`erts_kit.cli.errors`). The output folder is locked
+while a command writes to it, and checked to be writable before any data is loaded. Set
+``ERTS_KIT_DEBUG=1`` for the traceback.
 
 Example:
     >>> main(["train", "--policy", "nope"])  # doctest: +SKIP
@@ -28,15 +32,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError, error_line, require_lists
+
 __all__ = ["build_parser", "load_config", "main"]
 
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 _DATASETS = ("synthetic", "ptbxl", "cinc", "mitbih")
 _SYNTHETIC_KEYS = ("n_samples", "label_flip_rate", "artifact_rate")
-
-
-class UserError(ValueError):
-    """A setting the command refuses (printed without traceback, exit code 2)."""
 
 
 def _none_or_int(text: str) -> int | None:
@@ -49,8 +51,8 @@ def _none_or_int(text: str) -> int | None:
 
 
 def _names() -> tuple[list[str], list[str]]:
-    from .models import list_models
-    from .selection import list_policies
+    from ..models import list_models
+    from ..selection import list_policies
     return list_models(), list_policies()
 
 
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-samples", type=int, default=demo["n_samples"], help="synthetic records (70%% train)")
     p.add_argument("--seed", type=int, default=demo["seed"], help="seed of the model, data order and policies")
     p.add_argument("--smoke", action="store_true", help="tiny run (seconds) to check the installation")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace runs in --out made with other settings (without it the demo refuses to touch them)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
@@ -180,6 +184,7 @@ def load_config(path_or_name: str) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no such file (the message names the packaged ones).
+        ValueError: the file is not valid YAML (a YAML tag such as ``!!python/object`` included) or not UTF-8.
         TypeError: the file is not a YAML mapping.
 
     Example:
@@ -192,8 +197,15 @@ def load_config(path_or_name: str) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"Config file {path} not found: pass a YAML file or one of the packaged "
                                 "configs 'paper', 'demo'.")
-    with open(path) as f:
-        d = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = yaml.safe_load(f) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc)
+        raise ValueError(f"Cannot read the config file {path}{where}: {' '.join(str(what).split())}. Fix the file: "
+                         "plain 'key: value' lines, no YAML tags such as !!python/...") from None
     if not isinstance(d, dict):
         raise TypeError(f"Expected {path} to hold a YAML mapping (key: value lines), got {type(d).__name__}.")
     return d
@@ -210,10 +222,11 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
     if args.config:
         file = load_config(args.config)
         allowed = set(s) | {"policy", "policies", "seed"}
-        bad = sorted(set(file) - allowed)
+        bad = sorted(set(file) - allowed, key=str)
         if bad:
-            raise UserError(f"Unknown setting(s) {', '.join(bad)} in {args.config}: expected any of "
+            raise UserError(f"Unknown setting(s) {', '.join(map(str, bad))} in {args.config}: expected any of "
                             f"{', '.join(sorted(allowed))}.")
+        require_lists(file, ["seeds", "policies"], args.config)
         for k, v in file.items():
             if k == "seed" and "seeds" not in file:
                 k, v = "seeds", [v]
@@ -225,7 +238,7 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
 
 
 def _experiment_config(s: dict[str, Any]):
-    from .results import ExperimentConfig
+    from ..results import ExperimentConfig
     data_kwargs = {k: s[k] for k in _SYNTHETIC_KEYS} if s["dataset"] == "synthetic" else {}
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
@@ -235,7 +248,7 @@ def _experiment_config(s: dict[str, Any]):
 
 
 def _validate_names(dataset: str, model: str, policies: Sequence[str]) -> None:
-    from ._validation import check_choice
+    from .._validation import check_choice
     models, pols = _names()
     check_choice("dataset", dataset, _DATASETS)
     check_choice("model", model, models)
@@ -246,34 +259,8 @@ def _validate_names(dataset: str, model: str, policies: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------------------
-def _finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, notes: list[str],
-            progress: bool) -> Path:
-    """Print the comparison table, write the report (with examples from the first ERTS run)."""
-    from .results import filter_table, load_histories, pick_examples, run_name
-    from .results import comparison_table, markdown_table, write_report
-    table = comparison_table(df)
-    examples, ftab = None, None
-    xai = df[df["policy"].astype(str).str.startswith("xai_")]
-    if len(xai):
-        first = xai.iloc[0]
-        run_dir = out / run_name(first["policy"], int(first["seed"]))
-        try:
-            examples = pick_examples(run_dir, data, model, n=3, model_kwargs=model_kwargs)
-        except FileNotFoundError:
-            examples = None
-        if isinstance(first.get("filter_by_kind"), dict) and first["filter_by_kind"]:
-            ftab = filter_table({"by_kind": first["filter_by_kind"]})
-    path = write_report(df, load_histories(out, df), out, examples, title=title, notes=notes, filter_stats=ftab)
-    print()
-    print(markdown_table(table))
-    for n in notes:
-        print(f"  * {n}")
-    print(f"\nreport: {path}  |  {path.with_suffix('.html')}  |  results: {out / 'results.csv'}")
-    return path
-
-
 def _cmd_grid(args: argparse.Namespace, explicit: set[str]) -> int:
-    from .results import plan_grid, run_grid
+    from ..results import plan_grid
     s = _settings(args, explicit)
     policies = [s["policy"]] if args.command == "train" else list(s["policies"])
     if not isinstance(policies, list) or not policies:
@@ -281,22 +268,11 @@ def _cmd_grid(args: argparse.Namespace, explicit: set[str]) -> int:
     _validate_names(s["dataset"], s["model"], policies)
     cfg = _experiment_config(s)
     plan_grid(policies, s["seeds"], s["model"], s["epochs"], cfg, s["dataset"])   # refuse before loading data
-    from .data import load_dataset
-    data = load_dataset(s["dataset"], cfg.data_dir, **cfg.data_kwargs)
-    out = Path(s["out"])
-    t0 = time.perf_counter()
-    df = run_grid(data, policies, s["seeds"], s["model"], s["epochs"], out, cfg, resume=not args.no_resume,
-                  progress=not args.no_progress)
-    notes = [(f"{data.name}: {data.n_samples} records x {data.n_leads} leads x {data.n_timesteps} samples; "
-             f"model {s['model']}; {s['epochs']} epochs; seeds {', '.join(map(str, s['seeds']))}"),
-             f"losses: {', '.join(sorted({f'{p}: {cfg.loss_for(p)}' for p in df['policy']}))}",
-             (f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
-             f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}"),
-             (f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
-             f"reused from {out}, {time.perf_counter() - t0:.0f} s{_load_note()}")]
-    _finish(df, data, out, s["model"], {}, f"erts-kit {args.command}: {', '.join(policies)}", notes,
-            not args.no_progress)
-    return 0
+    from .run import check_data_folder, grid_locked
+    from .._lock import lock_folder
+    check_data_folder(s["dataset"], cfg.data_dir)
+    with lock_folder(s["out"]) as out:    # writable and ours, before loading data
+        return grid_locked(args, s, policies, cfg, out)
 
 
 def _demo_schedule(epochs: int, warm_up: int, cam_start: int) -> tuple[int, int]:
@@ -307,20 +283,9 @@ def _demo_schedule(epochs: int, warm_up: int, cam_start: int) -> tuple[int, int]
     return max(0, min(warm_up, epochs - 1 - cam_start)), cam_start
 
 
-def _load_note() -> str:
-    """The machine's load next to its core count: wall-clock comparisons need an otherwise idle machine."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # pragma: no cover - Windows
-        return ""
-    return (f" ({os.cpu_count()} cores, load average {load:.1f}: wall-clock columns compare policies only "
-            "when the machine is otherwise idle)")
-
-
 def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
-    from ._validation import check_int
-    from .data import load_dataset
-    from .results import ExperimentConfig, run_grid
+    from .._validation import check_int
+    from ..results import ExperimentConfig
     t0 = time.perf_counter()
     d = _demo_defaults()
     smoke = d.pop("smoke", {}) or {}
@@ -340,31 +305,16 @@ def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
         "data_kwargs": {"n_samples": d["n_samples"], "label_flip_rate": d["label_flip_rate"],
                         "artifact_rate": d["artifact_rate"], "seed": d["seed"],
                         "duration_s": float(d.get("duration_s", 10.0))}})
-    progress = not args.no_progress
-    data = load_dataset("synthetic", **cfg.data_kwargs)
-    print(f"erts-kit demo: synthetic ECGs, {data.n_samples} records x {data.n_leads} leads x {data.n_timesteps} "
-          f"samples ({d['label_flip_rate']:.0%} flipped labels, {d['artifact_rate']:.0%} artefacts in train), "
-          f"{d['model']}, {d['epochs']} epochs, policies {', '.join(d['policies'])}", flush=True)
-    out = Path(args.out)
-    df = run_grid(data, d["policies"], [d["seed"]], d["model"], d["epochs"], out, cfg, resume=True,
-                  progress=progress, on_mismatch="overwrite")
-    n_corrupt = int(data.meta.loc[data.splits["train"], "corrupted"].sum())
-    notes = [(f"synthetic benchmark: {data.n_samples} records ({len(data.splits['train'])} train, of which "
-             f"{n_corrupt} corrupted: flipped label or heavy artefact; val/test clean); small_cnn; "
-             f"{d['epochs']} epochs; seed {d['seed']}; loss {cfg.loss} for every policy; AdamW lr {cfg.lr}"),
-             (f"ERTS schedule SCALED for a short run: warm-up {warm_up} epochs, focus filter from epoch "
-             f"{warm_up + cam_start} (counted from 0) instead of the paper's 5 and 8; phi {cfg.phi}, tau {cfg.tau}"),
-             "filter precision/recall: sample-epochs of the filter epochs, against the known corrupted samples",
-             f"total demo time {time.perf_counter() - t0:.0f} s on {df['device'].iloc[0]}{_load_note()}"]
-    _finish(df, data, out, d["model"], {}, "erts-kit demo: Full vs DBPD vs ERTS on synthetic ECGs", notes, progress)
-    print(f"demo finished in {time.perf_counter() - t0:.0f} s")
-    return 0
+    from .run import demo_locked
+    from .._lock import lock_folder
+    with lock_folder(args.out) as out:    # writable and ours, before loading data
+        return demo_locked(args, d, cfg, warm_up, cam_start, out, t0)
 
 
 def _cmd_download(args: argparse.Namespace, explicit: set[str]) -> int:
-    from ._validation import check_choice
-    from .data import DEFAULT_DATA_DIRS
-    from .data.download import download_database
+    from .._validation import check_choice
+    from ..data import DEFAULT_DATA_DIRS
+    from ..data.download import download_database
     check_choice("database", args.name, ["ptbxl", "mitbih"])
     dest = args.dir or DEFAULT_DATA_DIRS[args.name]
     path = download_database(args.name, dest, fs=args.fs, records=args.records, progress=not args.no_progress)
@@ -375,14 +325,16 @@ def _cmd_download(args: argparse.Namespace, explicit: set[str]) -> int:
 
 def _cmd_notebooks(argv: Sequence[str]) -> int:
     try:
-        from .course import runner as notebooks
+        from ..course import runner as notebooks
     except ImportError as exc:  # pragma: no cover - the module ships with the kit
         raise UserError(f"erts_kit.course.runner is not available ({exc}).") from None
     return int(notebooks.main(list(argv)) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``erts-kit`` command line; return the exit code (2 for a refused setting).
+    """Run the ``erts-kit`` command line; return the exit code (2: bad input, 1: a failure, 130: Ctrl-C).
+
+    Every error becomes one line on stderr (:func:`erts_kit.cli.errors.error_line`).
 
     Example:
         >>> main(["download", "nope"])  # doctest: +SKIP
@@ -394,14 +346,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_notebooks(argv[1:])
         args = build_parser().parse_args(argv)
         return int(args.func(args, _explicit(argv)))
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        if os.environ.get("ERTS_KIT_DEBUG"):
-            raise
-        print(f"erts-kit: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\nerts-kit: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("ERTS_KIT_DEBUG"):
+            raise
+        line, code = error_line(exc)
+        print(f"erts-kit: error: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover
