@@ -64,7 +64,13 @@ def _umask() -> int:
     return mask
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (one owned by another user counts).
+
+    Example:
+        >>> pid_alive(os.getpid()), pid_alive(0)
+        (True, False)
+    """
     if pid <= 0:
         return False
     try:
@@ -88,7 +94,7 @@ def _writer_gone(tmp: Path, name: str, now: float) -> bool:
     if len(parts) != 3 or not parts[1].isdigit():
         return False  # the temp file of another file (e.g. ".<name>.x.<host>.<pid>.<random>.tmp")
     if parts[0] == _host() and os.name != "nt":  # os.kill(pid, 0) would terminate a process on Windows
-        return not _pid_alive(int(parts[1])) or age > STALE_AFTER_S
+        return not pid_alive(int(parts[1])) or age > STALE_AFTER_S
     return age > STALE_AFTER_S  # another host (shared folder): its processes cannot be checked from here
 
 

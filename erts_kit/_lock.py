@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._atomic import pid_alive
+
 __all__ = ["LOCK_NAME", "FolderLocked", "lock_folder"]
 
 LOCK_NAME = ".erts-kit.lock"
@@ -48,16 +50,9 @@ def _start_time(pid: int) -> str | None:
 
 
 def _alive(pid: int, start: str | None) -> bool:
-    if pid <= 0:
+    """The owner is alive: its pid exists and, where both are known, started when the lock says."""
+    if not pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # exists, owned by someone else
-        pass
-    except OSError:           # pragma: no cover - Windows: no signal 0
-        return True
     now = _start_time(pid)
     return start is None or now is None or now == start
 
