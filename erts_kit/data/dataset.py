@@ -95,6 +95,16 @@ class ECGData:
         """
         self.splits = check_splits(self.splits, self.n_samples)
 
+    def non_finite(self, split: str) -> np.ndarray:
+        """Dataset indices of the samples of ``split`` whose signal holds a NaN or inf (read in chunks).
+
+        Example:
+            >>> x = np.zeros((2, 1, 4), np.float32); x[1, 0, 0] = np.inf
+            >>> ECGData(x, [0, 1], ["a", "b"], 100, splits={"train": [0, 1]}).non_finite("train").tolist()
+            [1]
+        """
+        return non_finite_indices(self.signals, self.split(split))
+
     def check_finite(self, splits: list[str] | tuple[str, ...] | None = None) -> None:
         """Raise if a split holds a NaN/inf sample (all splits by default), before any training.
 
@@ -118,7 +128,7 @@ class ECGData:
         """
         self.check_splits()
         for name in self.splits if splits is None else splits:
-            bad = non_finite_indices(self.signals, self.split(name))
+            bad = self.non_finite(name)
             if bad.size:
                 shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
                 raise ValueError(f"Expected finite signals in split {name!r}, got {bad.size} sample(s) with NaN/inf "

@@ -106,8 +106,7 @@ def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.d
     if tuple(out.shape) != (1, data.n_classes):
         raise ValueError(f"Class-count mismatch: the model returned logits of shape {tuple(out.shape)} for one "
                          f"sample, expected (1, {data.n_classes}) for classes {data.class_names}.")
-    n_bad = int((~np.isfinite(np.asarray(data.signals[data.splits["train"]], dtype=np.float32)))
-                .reshape(len(data.splits["train"]), -1).any(1).sum())
+    n_bad = len(data.non_finite("train"))   # in chunks: no copy of the whole training split
     if n_bad:
         warnings.warn(f"{n_bad} training samples hold NaN/inf values: training stops with NonFiniteLossError "
                       f"as soon as one of them is trained on.", stacklevel=4)
