@@ -55,17 +55,35 @@ def test_plot_ecg_accepts_1d_and_tensor_and_existing_axes(rec):
 def test_plot_ecg_grid_axes_per_lead(rec):
     fig = plot_ecg_grid(rec.signals[2], rec.fs, rec.lead_names, cam=np.random.rand(63), mask=rec.evidence_mask[2],
                         title="record 2")
-    assert len(fig.axes) == 12
-    assert [ax.get_ylabel() for ax in fig.axes] == rec.lead_names
-    spans = {round(ax.get_ylim()[1] - ax.get_ylim()[0], 6) for ax in fig.axes}
+    assert len(fig.axes) == 13                                  # 12 leads and one colour bar
+    leads = fig.axes[:12]
+    assert [ax.get_ylabel() for ax in leads] == rec.lead_names
+    spans = {round(ax.get_ylim()[1] - ax.get_ylim()[0], 6) for ax in leads}
     assert len(spans) == 1                                      # the same mV scale on every row
-    assert all(len(ax.images) == 1 for ax in fig.axes)
+    assert all(len(ax.images) == 1 for ax in leads)
+    assert "dark red = high" in fig.axes[12].get_ylabel()
+
+
+def test_grid_is_labelled_in_the_signal_units_and_stays_on_one_screen(rec):
+    raw = plot_ecg_grid(rec.signals[2], rec.fs, rec.lead_names)
+    assert "0.5 mV" in raw.axes[-1].get_xlabel()
+    z = (rec.signals[2] - rec.signals[2].mean(-1, keepdims=True)) / rec.signals[2].std(-1, keepdims=True)
+    fig = plot_ecg_grid(z, rec.fs, rec.lead_names)
+    assert "0.5 z-score" in fig.axes[-1].get_xlabel()
+    assert fig.get_size_inches()[1] <= 11.0
+    tall = plot_ecg_grid(20 * z, rec.fs, rec.lead_names, units="mV")
+    assert tall.get_size_inches()[1] <= 11.0                    # squeezed rows, not a 4,000 px figure
+    ax = plot_ecg(z, rec.fs, lead=1, cam=np.random.rand(63))
+    assert ax.get_ylabel() == "z-score" and "0.5 z-score" in ax.get_xlabel()
+    assert len(ax.figure.axes) == 2                             # the trace and its colour bar
+    with pytest.raises(ValueError, match="units 'auto', 'mV' or 'z-score'"):
+        plot_ecg(z, rec.fs, units="volts")
 
 
 def test_plot_ecg_grid_per_lead_cam_and_two_leads():
     d = make_synthetic(n_samples=4, n_leads=2, seed=1)
     fig = plot_ecg_grid(d.signals[0], d.fs, cam=np.random.rand(2, 40))
-    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "lead0"
+    assert len(fig.axes) == 3 and fig.axes[0].get_ylabel() == "lead0"     # two leads and the colour bar
 
 
 def test_bad_inputs_raise(rec):

@@ -155,8 +155,14 @@ def test_render_pair_draws_both_sides_with_model_gradcam(log_df, data):
     torch.manual_seed(0)
     fig = render_pair(log_df, data, 3, 1, 4, model=_Tiny())
     titles = [ax.get_title(loc="left") for ax in fig.axes[:2]]
-    assert titles[0].startswith("KEPT #1 RESCUED, label A") and "FLIPPED (true B)" in titles[0]
-    assert titles[1].startswith("DROPPED #4 DROPPED_CONFIDENT, label B")
+    assert titles[0].startswith("KEPT #1 (RESCUED), label A") and "FLIPPED (true B)" in titles[0]
+    assert titles[1].startswith("DROPPED #4 (DROPPED_CONFIDENT), label B")
+
+
+def test_render_pair_says_kept_once(log_df, data):
+    fig = render_pair(log_df, data, 3, 0, 4, cams=np.ones((len(data.labels), 5)))
+    title = fig.axes[0].get_title(loc="left")
+    assert title.count("KEPT") == 1 and title.startswith("KEPT #0,")
 
 
 def test_kept_vs_dropped_explorer_rerenders_on_change_and_routes_late_errors(log_df, data, capsys):

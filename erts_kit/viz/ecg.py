@@ -3,7 +3,10 @@
 The paper follows the clinical convention: minor squares 0.04 s x 0.1 mV, major squares
 0.2 s x 0.5 mV (25 mm/s, 10 mm/mV). A Grad-CAM map of any length is linearly resampled to the
 signal length, min-max scaled to [0, 1] and drawn as a coloured band along the bottom of the
-lead; an evidence mask (e.g. ``ECGData.evidence_mask[i]``) is shaded over the full height.
+lead, with a colour bar (pale yellow = low, dark red = high); an evidence mask (e.g.
+``ECGData.evidence_mask[i]``) is shaded over the full height. A z-scored signal (every lead with mean 0
+and standard deviation 1, as ``load_dataset`` returns them) is drawn on the same grid, labelled in
+z-score units instead of mV (``units="auto"`` tells them apart).
 """
 from __future__ import annotations
 
@@ -15,19 +18,52 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-__all__ = ["plot_ecg", "plot_ecg_grid", "resample_cam"]
+__all__ = ["plot_ecg", "plot_ecg_grid", "resample_cam", "signal_units"]
 
 PAPER = "#fff6f6"
 MAJOR = "#f2a3a3"
 MINOR = "#fbd6d6"
 MASK_COLOR = "#3b7dd8"
 CAM_CMAP = "YlOrRd"
+CAM_LABEL = "Grad-CAM (min-max):\npale = low, dark red = high"
+MAX_GRID_HEIGHT = 11.0      # inches: a 12-lead figure stays on one screen (about 1,100 px at 100 dpi)
 
 
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):                 # torch tensor, without importing torch here
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def signal_units(signal: Any, units: str = "auto") -> str:
+    """``"mV"`` or ``"z-score"``: the unit of the y grid for this signal.
+
+    ``"auto"`` says ``"z-score"`` when every lead has mean 0 and standard deviation 1 (to 1e-2), as
+    per-lead z-scoring leaves it, and ``"mV"`` otherwise.
+
+    Example:
+        >>> signal_units(np.array([[-1.0, 1.0, -1.0, 1.0]]))
+        'z-score'
+        >>> signal_units(np.array([[0.1, 1.2, 0.0, 0.1]]))
+        'mV'
+    """
+    if units in ("mV", "z-score"):
+        return units
+    if units != "auto":
+        raise ValueError(f"Expected units 'auto', 'mV' or 'z-score', got {units!r}.")
+    x = _to_numpy(signal).astype(np.float64)
+    x = x.reshape(-1, x.shape[-1])
+    mean, std = np.nanmean(x, axis=-1), np.nanstd(x, axis=-1)
+    return "z-score" if np.all(np.abs(mean) < 1e-2) and np.all(np.abs(std - 1) < 1e-2) else "mV"
+
+
+def _grid_text(units: str) -> str:
+    return f"grid: 0.2 s x 0.5 {units}"
+
+
+def _is_bottom(ax: Axes) -> bool:
+    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+    return spec is None or spec.is_last_row()
 
 
 def resample_cam(cam: Any, n_timesteps: int) -> np.ndarray:
@@ -88,20 +124,22 @@ def _ylim(y: np.ndarray) -> tuple[float, float]:
 
 
 def _draw(ax: Axes, y: np.ndarray, fs: float, cam: np.ndarray | None, mask: np.ndarray | None,
-          ylim: tuple[float, float] | None = None) -> None:
+          ylim: tuple[float, float] | None = None, minor: bool = True) -> Any:
     n = y.shape[0]
     t = np.arange(n) / fs
     ylim = _ylim(y) if ylim is None else ylim
-    _paper(ax, n / fs, ylim, show_minor=n / fs <= 20)
+    _paper(ax, n / fs, ylim, show_minor=minor and n / fs <= 20)
     if mask is not None:
         ax.fill_between(t, 0, 1, where=mask, step="mid", color=MASK_COLOR, alpha=0.18, linewidth=0,
                         transform=ax.get_xaxis_transform(), label="evidence")
+    image = None
     if cam is not None:
         band = 0.12 * (ylim[1] - ylim[0])
-        ax.imshow(cam[None, :], extent=(0, n / fs, ylim[0], ylim[0] + band), aspect="auto", cmap=CAM_CMAP,
+        image = ax.imshow(cam[None, :], extent=(0, n / fs, ylim[0], ylim[0] + band), aspect="auto", cmap=CAM_CMAP,
                   vmin=0, vmax=1, alpha=0.9, interpolation="nearest", zorder=1)
         ax.set_ylim(*ylim)
     ax.plot(t, y, color="black", linewidth=0.8, zorder=3)
+    return image
 
 
 def _check_1d(name: str, a: Any, n: int, dtype: type | None = None) -> np.ndarray:
@@ -112,18 +150,21 @@ def _check_1d(name: str, a: Any, n: int, dtype: type | None = None) -> np.ndarra
 
 
 def plot_ecg(signal: Any, fs: float, lead: int = 0, cam: Any = None, mask: Any = None,
-             ax: Axes | None = None, title: str | None = None) -> Axes:
+             ax: Axes | None = None, title: str | None = None, units: str = "auto",
+             colorbar: bool = True) -> Axes:
     """Plot one ECG lead on ECG paper.
 
     Args:
-        signal: (T,) one lead or (leads, T) a record (then ``lead`` picks the row); mV-like units.
+        signal: (T,) one lead or (leads, T) a record (then ``lead`` picks the row); mV or z-scored.
         fs: sampling rate in Hz (the x axis is in seconds).
         lead: row of a (leads, T) signal to draw.
         cam: optional Grad-CAM map (W,) of any length (or (leads, W): row ``lead`` is used),
-            resampled to T and drawn as a coloured band under the trace (bright = high).
+            resampled to T and drawn as a coloured band under the trace (pale yellow = low, dark red = high).
         mask: optional bool (T,) evidence mask, shaded in blue over the full height.
         ax: axes to draw on (default: a new 10 x 2.2 inch figure).
         title: optional axes title.
+        units: ``"mV"``, ``"z-score"`` or ``"auto"`` (:func:`signal_units` of the record): labels the grid.
+        colorbar: draw the Grad-CAM colour bar next to the axes (when ``cam`` is given).
 
     Returns:
         The matplotlib Axes.
@@ -133,10 +174,11 @@ def plot_ecg(signal: Any, fs: float, lead: int = 0, cam: Any = None, mask: Any =
         >>> from erts_kit.data.synthetic import make_synthetic
         >>> d = make_synthetic(n_samples=4, n_leads=1, seed=0)
         >>> ax = plot_ecg(d.signals[0], d.fs, cam=np.arange(32.0), mask=d.evidence_mask[0])
-        >>> float(ax.get_xlim()[1])
-        10.0
+        >>> float(ax.get_xlim()[1]), ax.get_ylabel()
+        (10.0, 'mV')
     """
     x = _to_numpy(signal).astype(np.float64)
+    unit = signal_units(x, units)
     if x.ndim == 2:
         if not 0 <= lead < x.shape[0]:
             raise ValueError(f"Expected lead in [0, {x.shape[0] - 1}], got {lead}.")
@@ -155,14 +197,21 @@ def plot_ecg(signal: Any, fs: float, lead: int = 0, cam: Any = None, mask: Any =
         c_arr = c_arr[lead] if c_arr.ndim == 2 else c_arr
         c = resample_cam(c_arr, y.shape[0])
     m = None if mask is None else _check_1d("mask", mask, y.shape[0], bool)
-    _draw(ax, y, float(fs), c, m)
+    image = _draw(ax, y, float(fs), c, m)
+    ax.set_ylabel(unit, fontsize=8)
+    if _is_bottom(ax):
+        ax.set_xlabel(f"time (s)   [{_grid_text(unit)}]", fontsize=8)
+    if image is not None and colorbar:
+        bar = ax.figure.colorbar(image, ax=ax, fraction=0.025, pad=0.01, ticks=[0, 1])
+        bar.set_label(CAM_LABEL, fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
     return ax
 
 
 def plot_ecg_grid(signal: Any, fs: float, lead_names: Sequence[str] | None = None, cam: Any = None,
-                  mask: Any = None, title: str | None = None) -> Figure:
+                  mask: Any = None, title: str | None = None, units: str = "auto") -> Figure:
     """Plot every lead of one record, one row per lead, on ECG paper with a shared time axis.
 
     Args:
@@ -173,9 +222,12 @@ def plot_ecg_grid(signal: Any, fs: float, lead_names: Sequence[str] | None = Non
             one per lead; any W, resampled to T, shown as a coloured band under each trace.
         mask: optional bool (T,) evidence mask shaded on every lead.
         title: optional figure title.
+        units: ``"mV"``, ``"z-score"`` or ``"auto"`` (:func:`signal_units`): labels the grid.
 
     Returns:
-        The matplotlib Figure, with one Axes per lead (same mV scale on every row).
+        The matplotlib Figure, with one Axes per lead (the same scale on every row; at most
+        ``MAX_GRID_HEIGHT`` inches tall, so rows of a tall record are squeezed, not the figure stretched)
+        and a colour bar when ``cam`` is given.
 
     Example:
         >>> import matplotlib; matplotlib.use("Agg")
@@ -193,6 +245,7 @@ def plot_ecg_grid(signal: Any, fs: float, lead_names: Sequence[str] | None = Non
     if x.ndim != 2:
         raise ValueError(f"Expected signal of shape (leads, T), got {x.shape}: pick one record, e.g. data.signals[i].")
     n_leads, n = x.shape
+    unit = signal_units(x, units)
     names = [f"lead{i}" for i in range(n_leads)] if lead_names is None else list(lead_names)
     if len(names) != n_leads:
         raise ValueError(f"Expected {n_leads} lead_names, got {len(names)}.")
@@ -208,16 +261,23 @@ def plot_ecg_grid(signal: Any, fs: float, lead_names: Sequence[str] | None = Non
     span = max(hi - lo for lo, hi in lims)
     duration = n / float(fs)
     fig, axes = plt.subplots(n_leads, 1, sharex=True, squeeze=False, layout="constrained",
-                             figsize=(min(16.0, 2.0 + 1.4 * duration), 0.25 + 0.45 * span * n_leads / 1.5))
+                             figsize=(min(16.0, 2.0 + 1.4 * duration),
+                                      min(MAX_GRID_HEIGHT, 0.25 + 0.45 * span * n_leads / 1.5)))
+    # Minor squares under about 4 px (rows squeezed to fit the height cap) would paint the rows pink.
+    minor = fig.get_size_inches()[1] / (span * n_leads) * 0.1 * fig.dpi >= 4
+    images = []
     for i, ax in enumerate(axes[:, 0]):
         lo, hi = lims[i]
         lo -= np.floor((span - (hi - lo)) / 2 / 0.5) * 0.5     # centre the trace, stay on the 0.5 mV grid
         hi = lo + span
-        _draw(ax, x[i], float(fs), cams[i], m, ylim=(lo, hi))
+        images.append(_draw(ax, x[i], float(fs), cams[i], m, ylim=(lo, hi), minor=minor))
         ax.set_ylabel(names[i], rotation=0, ha="right", va="center", fontsize=9)
         if i < n_leads - 1:
             ax.tick_params(labelbottom=False)
-    axes[-1, 0].set_xlabel("time (s)   [grid: 0.2 s x 0.5 mV]", fontsize=8)
+    axes[-1, 0].set_xlabel(f"time (s)   [{_grid_text(unit)}]", fontsize=8)
+    if images[0] is not None:
+        bar = fig.colorbar(images[0], ax=list(axes[:, 0]), fraction=0.02, pad=0.01, ticks=[0, 1], shrink=0.5)
+        bar.set_label(CAM_LABEL, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10, x=0.01, ha="left")
     return fig

@@ -174,7 +174,7 @@ def plot_separation(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1)
     ax.set_ylabel("AUROC (clean > corrupted)")
-    ax.set_xlabel("")
+    ax.set_xlabel("focus score (p_true: the model's confidence, for reference)")
     ax.legend(ax.containers, [" / ".join(map(str, c)) for c in wide.columns], fontsize="small",
-              title="checkpoint / contrast")
+              title="checkpoint / contrast", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax

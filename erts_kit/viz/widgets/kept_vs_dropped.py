@@ -103,8 +103,11 @@ def describe_sample(log_df: pd.DataFrame, data: ECGData, epoch: int, idx: int) -
     return info
 
 
-def _format_info(info: dict[str, Any]) -> str:
-    parts = [f"#{info['index']} {info['decision']}", f"label {info['label']}",
+def _format_info(info: dict[str, Any], side: str | None = None) -> str:
+    """One line of a sample's facts; with ``side`` ("KEPT"/"DROPPED") first, the decision only when it adds to it."""
+    decision = "" if info["decision"] == side else (f" ({info['decision']})" if side else f" {info['decision']}")
+    head = f"{side} #{info['index']}" if side else f"#{info['index']}"
+    parts = [head + decision, f"label {info['label']}",
              f"p_true {info['p_true']:.3f}", f"focus {info['focus']:.3f}"]
     if info.get("flipped"):
         parts.append(f"FLIPPED (true {info.get('label_true', '?')})")
@@ -136,15 +139,15 @@ def render_pair(log_df: pd.DataFrame, data: ECGData, epoch: int, kept_idx: int |
     """Figure with the kept sample (left) and the dropped one (right), Grad-CAM overlaid when available.
 
     Returns:
-        a matplotlib Figure with two axes; a side with no sample says so.
+        a matplotlib Figure with two axes (then the Grad-CAM colour bars); a side with no sample says so.
 
     Example:
         >>> d = ECGData(np.zeros((2, 1, 10), np.float32), [0, 1], ["a", "b"], 100)
         >>> log = pd.DataFrame({"epoch": [0, 0], "index": [0, 1], "p_true": 0.5, "focus": 0.5,
         ...                     "combined": 0.25, "decision": ["KEPT", "DROPPED_CONFIDENT"]})
         >>> fig = render_pair(log, d, 0, 0, None, cams=np.ones((2, 5)))
-        >>> [(ax.get_title(loc="left") or ax.get_title()).split(",")[0] for ax in fig.axes]
-        ['KEPT #0 KEPT', 'no dropped sample']
+        >>> [(ax.get_title(loc="left") or ax.get_title()).split(",")[0] for ax in fig.axes[:2]]
+        ['KEPT #0', 'no dropped sample']
     """
     import matplotlib.pyplot as plt
 
@@ -157,7 +160,7 @@ def render_pair(log_df: pd.DataFrame, data: ECGData, epoch: int, kept_idx: int |
         info = describe_sample(log_df, data, epoch, idx)
         mask = None if data.evidence_mask is None else data.evidence_mask[idx]
         plot_ecg(np.asarray(data.signals[idx]), data.fs, lead=lead, cam=_cam_for(cams, model, data, idx),
-                 mask=mask, ax=ax, title=f"{side} {_format_info(info)}")
+                 mask=mask, ax=ax, title=_format_info(info, side))
     return fig
 
 

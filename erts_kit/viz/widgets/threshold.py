@@ -140,14 +140,17 @@ def render_threshold(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau: 
     ax0.bar(x + 0.2, counts["kept"], 0.4, label="would keep", color="C0")
     ax0.set_xticks(x, counts.index, rotation=45 if len(x) > 6 else 0)
     ax0.set_title(f"epoch {epoch}: tau={tau:.2f}, phi={phi:.2f}")
-    ax0.legend(fontsize=8)
+    ax0.set_ylabel("samples")
+    ax0.set_ylim(0, 1.25 * max(1, int(counts["seen"].max())))     # head room: the legend sits above the bars
+    ax0.legend(fontsize=8, loc="upper center", ncols=2, frameon=False)
     bins = np.linspace(0, 1, 21)
     for mask, name, color in ((cand_mask & keep_mask, "kept", "C0"), (cand_mask & ~keep_mask, "filtered out", "C3")):
         vals = f[mask & ~np.isnan(f)]
         ax1.hist(vals, bins=bins, alpha=0.6, label=f"{name} ({len(vals)})", color=color)
     ax1.set_xlabel("focus (logged)")
+    ax1.set_ylabel("candidates")
     ax1.set_title("focus of the candidates")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return counts, fig
 
 
