@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from erts_kit.results import (SMOKE_TEXT, ClaimFailed, beat_chance, check_claim, mark_smoke, smoke_banner,
+from erts_kit.results import (SMOKE_TEXT, ClaimFailed, beat_chance, check_claim, grid_verdicts, mark_smoke,
+                              smoke_banner,
                               verdict)
 
 
@@ -93,3 +94,24 @@ def test_check_claim_names_the_claim_and_the_numbers():
     assert check_claim(True, "a", "b") == "claim holds: a (b)"
     with pytest.raises(ClaimFailed, match='says "plateau below spike", but this run found plateau 0.50'):
         check_claim(False, "plateau below spike", "plateau 0.50")
+
+
+def _grid_rows(base_rate):
+    return pd.DataFrame([dict(dataset="synthetic", model="small_cnn", policy=p, seed=s, macro_f1=f, effective_epochs=ee,
+                              compute_equivalent_epochs=ce, wall_seconds=w, filter_precision=fp,
+                              filter_base_rate=base_rate if p == "xai_dbpd" else float("nan"), filter_n_dropped=nd)
+                         for s in (1, 2, 3)
+                         for p, f, ee, ce, w, fp, nd in (("dbpd", 0.7, 10, 12, 100, float("nan"), 0),
+                                                         ("xai_dbpd", 0.6 + 0.01 * s, 9, 15, 80, 0.9, 100))])
+
+
+def test_grid_verdicts_average_seeds_and_pool_the_filter_counts():
+    v = grid_verdicts(_grid_rows(0.4), "xai_dbpd", "dbpd")[("synthetic", "small_cnn")]
+    assert v.ratios["delta_macro_f1"] == pytest.approx(0.62 - 0.7)
+    assert v.filter_beat_chance is True and "over 300 dropped sample-epochs" in str(v)
+    assert "mean of 3 seeds" in str(v)
+
+
+def test_grid_verdicts_without_ground_truth_judge_no_filter():
+    v = grid_verdicts(_grid_rows(float("nan")), "xai_dbpd", "dbpd")[("synthetic", "small_cnn")]
+    assert v.filter_beat_chance is None and "Focus filter" not in str(v)

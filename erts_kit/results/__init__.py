@@ -24,11 +24,11 @@ from .paper import (
 )
 from .report import write_report
 from .tables import COLUMN_HELP, comparison_table, load_histories, markdown_table, summarise
-from .verdict import COST_COLUMNS, Verdict, beat_chance, cost_table, verdict
+from .verdict import COST_COLUMNS, Verdict, beat_chance, cost_table, grid_verdicts, verdict
 
 __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "SMOKE_TEXT", "ClaimFailed", "Verdict",
-    "beat_chance", "check_claim", "cost_table", "mark_smoke", "smoke_banner", "verdict", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
+    "beat_chance", "check_claim", "cost_table", "grid_verdicts", "mark_smoke", "smoke_banner", "verdict", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
     "RESULT_COLUMNS", "Example", "ExperimentConfig", "build_policy", "compare_with_published", "comparison_table",
     "filter_precision_recall", "filter_table", "load_histories", "markdown_table", "pick_examples", "plan_grid",
     "published_results", "run_grid", "run_name", "summarise", "write_report",

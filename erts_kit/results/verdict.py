@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from scipy.stats import binomtest
 
-__all__ = ["COST_COLUMNS", "Verdict", "beat_chance", "cost_table", "verdict"]
+__all__ = ["COST_COLUMNS", "Verdict", "beat_chance", "cost_table", "grid_verdicts", "verdict"]
 
 COST_COLUMNS = ("macro_f1", "effective_epochs", "compute_equivalent_epochs", "wall_seconds")
 """Columns :func:`verdict` reads, one row per policy (the names of :data:`erts_kit.results.RESULT_COLUMNS`)."""
@@ -135,10 +135,10 @@ def verdict(table: pd.DataFrame, policy: str, reference: str, *, filter_stats: M
     """
     _check_table(table, [policy, reference])
     a, b = table.loc[policy], table.loc[reference]
-    ratios = {"ee": a.effective_epochs / b.effective_epochs if b.effective_epochs else float("nan"),
-              "compute": (a.compute_equivalent_epochs / b.compute_equivalent_epochs
+    ratios = {"ee": float(a.effective_epochs / b.effective_epochs) if b.effective_epochs else float("nan"),
+              "compute": (float(a.compute_equivalent_epochs / b.compute_equivalent_epochs)
                           if b.compute_equivalent_epochs else float("nan")),
-              "wall": a.wall_seconds / b.wall_seconds if b.wall_seconds else float("nan"),
+              "wall": float(a.wall_seconds / b.wall_seconds) if b.wall_seconds else float("nan"),
               "delta_macro_f1": float(a.macro_f1 - b.macro_f1)}
     lines = [f"{policy} against {reference}: EE {_ratio_words(ratios['ee'])}; compute-equivalent epochs "
              f"{_ratio_words(ratios['compute'])}; wall-clock {_ratio_words(ratios['wall'])}."]
@@ -177,3 +177,42 @@ def verdict(table: pd.DataFrame, policy: str, reference: str, *, filter_stats: M
         lines.insert(0, "[smoke: mechanics only] tiny data and 2-3 epochs: the sentences below test the "
                         "pipeline; they say nothing about the methods.")
     return Verdict(lines, ratios, beat)
+
+
+def grid_verdicts(results: pd.DataFrame, policy: str, reference: str, *, smoke: bool = False
+                  ) -> dict[tuple[str, str], Verdict]:
+    """One :func:`verdict` per (dataset, model) of a :func:`erts_kit.results.run_grid` results table.
+
+    Costs and macro-F1 are means over seeds; the filter's counts are summed over the seeds of ``policy``
+    (``filter_precision`` x ``filter_n_dropped`` gives each seed's true positives); without a base rate
+    (a real database has no ground truth) there is no filter verdict.
+
+    Example:
+        >>> rows = [dict(dataset="d", model="m", policy=p, seed=s, macro_f1=f, effective_epochs=ee,
+        ...              compute_equivalent_epochs=ce, wall_seconds=w, filter_precision=fp, filter_base_rate=0.4,
+        ...              filter_n_dropped=nd)
+        ...         for s in (1, 2) for p, f, ee, ce, w, fp, nd in (("dbpd", 0.7, 10, 12, 100, float("nan"), 0),
+        ...                                                          ("xai_dbpd", 0.6, 9, 15, 80, 0.4, 50))]
+        >>> v = grid_verdicts(pd.DataFrame(rows), "xai_dbpd", "dbpd")[("d", "m")]
+        >>> v.ratios["compute"], v.filter_beat_chance
+        (1.25, False)
+    """
+    need = ["dataset", "model", "policy", *COST_COLUMNS]
+    missing = [c for c in need if c not in results.columns]
+    if missing:
+        raise ValueError(f"Expected a run_grid results table with columns {need}, missing {missing}.")
+    out: dict[tuple[str, str], Verdict] = {}
+    for (dataset, model), g in results.groupby(["dataset", "model"], sort=False):
+        table = g.groupby("policy", sort=False)[list(COST_COLUMNS)].mean()
+        mine = g[g["policy"] == policy]
+        stats = None
+        has_truth = "filter_base_rate" in g.columns and mine["filter_base_rate"].notna().any()
+        if has_truth and {"filter_precision", "filter_n_dropped"} <= set(g.columns):
+            n_drop = mine["filter_n_dropped"].fillna(0).astype(int)
+            tp = (mine["filter_precision"].fillna(0) * n_drop).round().astype(int)
+            base = float((mine["filter_base_rate"] * n_drop).sum() / n_drop.sum()) if n_drop.sum() else float("nan")
+            stats = {"n_true_positive": int(tp.sum()), "n_dropped": int(n_drop.sum()), "base_rate": base}
+        n_seeds = int(mine["seed"].nunique()) if "seed" in mine.columns and len(mine) else 1
+        out[(str(dataset), str(model))] = verdict(table, policy, reference, filter_stats=stats, smoke=smoke,
+                                                  n_seeds=n_seeds)
+    return out
