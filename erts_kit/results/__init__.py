@@ -9,7 +9,7 @@
 - :mod:`.verdict`: EE, compute-equivalent epochs and wall-clock reconciled, the filter against chance;
 - :mod:`.banner`: the "smoke: mechanics only" banner and claims checked against the numbers.
 """
-from .banner import SMOKE_TEXT, ClaimFailed, check_claim, mark_smoke, smoke_banner
+from .banner import SMOKE_TEXT, ClaimFailed, check_claim, mark_smoke, show_smoke_banner, smoke_banner
 from .examples import Example, pick_examples
 from .filters import filter_precision_recall, filter_table
 from .grid import RESULT_COLUMNS, ExperimentConfig, build_policy, plan_grid, run_grid, run_name
@@ -28,7 +28,7 @@ from .verdict import COST_COLUMNS, Verdict, beat_chance, cost_table, grid_verdic
 
 __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "SMOKE_TEXT", "ClaimFailed", "Verdict",
-    "beat_chance", "check_claim", "cost_table", "grid_verdicts", "mark_smoke", "smoke_banner", "verdict", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
+    "beat_chance", "check_claim", "cost_table", "grid_verdicts", "mark_smoke", "show_smoke_banner", "smoke_banner", "verdict", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
     "RESULT_COLUMNS", "Example", "ExperimentConfig", "build_policy", "compare_with_published", "comparison_table",
     "filter_precision_recall", "filter_table", "load_histories", "markdown_table", "pick_examples", "plan_grid",
     "published_results", "run_grid", "run_name", "summarise", "write_report",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from IPython.display import display
 from matplotlib.figure import Figure
 
-__all__ = ["SMOKE_TEXT", "ClaimFailed", "SmokeBanner", "check_claim", "mark_smoke", "smoke_banner"]
+__all__ = ["SMOKE_TEXT", "ClaimFailed", "SmokeBanner", "check_claim", "mark_smoke", "show_smoke_banner", "smoke_banner"]
 
 SMOKE_TEXT = "smoke: mechanics only"
 """The words every smoke result carries."""
@@ -66,6 +67,19 @@ def smoke_banner(smoke: bool, note: str = "") -> SmokeBanner | None:
     if not isinstance(smoke, bool):
         raise TypeError(f"Expected smoke to be True or False (the notebook's SMOKE), got {smoke!r}.")
     return SmokeBanner(note) if smoke else None
+
+
+def show_smoke_banner(smoke: bool, note: str = "") -> None:
+    """Display :func:`smoke_banner` now (anywhere in a cell) when ``smoke``; do nothing otherwise.
+
+    Example:
+        >>> show_smoke_banner(True, "tiny data")
+        [smoke: mechanics only] tiny data
+        >>> show_smoke_banner(False, "tiny data")
+    """
+    banner = smoke_banner(smoke, note)
+    if banner is not None:
+        display(banner)
 
 
 def mark_smoke(target: Any, smoke: bool) -> Any:

@@ -57,6 +57,20 @@ import erts_kit.params
 P = erts_kit.params.check_params(globals(), notebook="01_data")
 
 # %% [markdown]
+# ## Words used in this notebook
+# New to ECGs? Notebook [00_primer](00_primer.ipynb) draws each of these on a labelled beat; the
+# [glossary](../docs/glossary.md) has them all.
+# - **ECG**: the heart's electrical activity over time; a **lead** is one view of it (12-lead: I, II, III, aVR, aVL,
+#   aVF, V1-V6). Each beat is a **P wave** (atria), a **QRS complex** (ventricles) and a **T wave** (recovery):
+#   **P-QRS-T**. The **RR interval** is one heart cycle, the **PR interval** the delay from P to QRS.
+# - An **ectopic beat** starts outside the heart's normal pacemaker: a PVC (ventricular) or a PAC (atrial). A
+#   first-degree **AV block** is a PR interval above 0.2 s in every beat.
+# - **AAMI classes** (MIT-BIH beats): **N** normal, **S** supraventricular ectopic, **V** ventricular ectopic,
+#   **F** fusion, **Q** paced or unclassifiable.
+# - **Evidence**: where a class shows in a record, *local* (one beat) or *diffuse* (every beat); a **Grad-CAM** map
+#   (notebook 03) is *focused* when it concentrates on a few time steps.
+
+# %% [markdown]
 # ## Imports
 # Everything below comes from `erts_kit`; the notebook only glues calls together.
 
@@ -81,7 +95,7 @@ from erts_kit.viz.ecg import plot_ecg, plot_ecg_grid
 # # Part 1 — the synthetic benchmark
 #
 # Real databases cannot be shipped, so the kit *generates* a labelled 12-lead set in seconds,
-# deterministically from `SEED`: beat-by-beat P-QRS-T waves, heart-rate variability, noise, six classes,
+# deterministically from `SEED`: beat-by-beat [P-QRS-T]({G}#p-wave-qrs-complex-t-wave) waves, heart-rate variability, noise, six classes,
 # known corruptions and, for every record, a mask of where its class evidence lies.
 #
 # ## Generate it
@@ -95,6 +109,8 @@ data.describe()
 # %% [markdown]
 # ## The six classes
 # Each class has a kind of evidence: **local** (one beat in the record), **diffuse** (every beat) or none.
+# PVC and PAC are [ectopic beats]({G}#ectopic-beat), AVB1 a first-degree [AV block]({G}#av-block) (a long
+# [PR interval]({G}#pr-interval)); the primer (00) draws each.
 
 # %%
 pd.DataFrame({"evidence": CLASS_EVIDENCE, "what the signal shows": CLASS_DESCRIPTIONS}).loc[SYNTHETIC_CLASSES]
@@ -115,7 +131,8 @@ plot_ecg_grid(data.signals[i_pvc], data.fs, data.lead_names, mask=data.evidence_
 
 # %%
 balance = pd.crosstab(meta.class_true, meta.split).loc[SYNTHETIC_CLASSES, ["train", "val", "test"]]
-balance.plot.bar(figsize=(7, 3), rot=0, title="records per class and split (true class)")
+ax = balance.plot.bar(figsize=(7, 3), rot=0, title="records per class and split (true class)")
+ax.set_xlabel("true class"); ax.set_ylabel("records")
 balance
 
 # %% [markdown]
@@ -129,6 +146,7 @@ for ax, name in zip(axes, SYNTHETIC_CLASSES):
     i = int(meta.index[(meta.class_true == name) & ~meta.corrupted][0])
     plot_ecg(data.signals[i], data.fs, lead=data.lead_names.index("II"), mask=data.evidence_mask[i], ax=ax,
              title=f"{name} ({CLASS_EVIDENCE[name]}): {CLASS_DESCRIPTIONS[name]}")
+fig.supylabel("lead II (mV)", fontsize=9)
 
 # %% [markdown]
 # ## How much of the record is evidence?
@@ -208,7 +226,9 @@ pd.Series({"PTB-XL": PTBXL_CLASSES, "CinC 2020": CINC_CLASSES, "MIT-BIH (AAMI)":
 
 # %% [markdown]
 # ## MIT-BIH: beats, AAMI classes and the inter-patient split
-# Beat symbols map to five AAMI classes; training and test records come from different patients (DS1 / DS2).
+# Beat symbols map to five [AAMI classes]({G}#aami-classes) (N normal, S supraventricular ectopic, V ventricular
+# ectopic, F fusion, Q paced/unclassifiable); training and test records come from different patients
+# ([DS1 / DS2]({G}#ds1--ds2-inter-patient-split)).
 
 # %%
 print("AAMI map:", {c: [s for s, a in AAMI_MAP.items() if a == c] for c in AAMI_CLASSES})

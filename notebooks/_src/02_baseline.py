@@ -57,6 +57,17 @@ import erts_kit.params
 P = erts_kit.params.check_params(globals(), notebook="02_baseline")
 
 # %% [markdown]
+# ## Words used in this notebook
+# (Drawn and computed in [00_primer](00_primer.ipynb); all in the [glossary](../docs/glossary.md).)
+# - **[Macro-F1](../docs/glossary.md#macro-f1)**: per class, F1 = 2 · precision · recall / (precision + recall); macro-F1 is their
+#   plain mean, so a rare class counts as much as a common one (accuracy does not).
+# - **[Epoch](../docs/glossary.md#epoch)**: one pass over the training set. **[Effective epochs](../docs/glossary.md#effective-epochs-ee)**: samples
+#   trained on divided by the training-set size (the full-data baseline: 1 per epoch).
+# - **[Validation / test split, best-validation checkpoint](../docs/glossary.md#validation--test-split-best-validation-checkpoint)**:
+#   validation picks the epoch kept; test is used once, to report.
+# - **[z-score](../docs/glossary.md#z-score)**: signals are centred and scaled per record and lead, so they have no mV units.
+
+# %% [markdown]
 # ## Imports
 # Training, models, metrics and plots all come from `erts_kit`.
 
@@ -69,6 +80,7 @@ from sklearn.metrics import ConfusionMatrixDisplay
 from erts_kit.data import load_dataset
 from erts_kit.metrics import compute_metrics, metrics_table
 from erts_kit.models import build_model, model_info
+from erts_kit.results import mark_smoke, show_smoke_banner, smoke_banner
 from erts_kit.selection import make_policy
 from erts_kit.train import TrainConfig, evaluate, train
 
@@ -117,6 +129,11 @@ history.plot(x="epoch", y=["train_loss", "val_loss"], marker="o", ax=ax_loss, ti
 history.plot(x="epoch", y="val_macro_f1", marker="o", ax=ax_f1, title="validation macro-F1", legend=False)
 for ax in (ax_loss, ax_f1):
     ax.axvline(result.best_epoch, color="grey", linestyle="--", linewidth=1)
+ax_loss.set_ylabel("cross-entropy"); ax_f1.set_ylabel("macro-F1")
+mark_smoke(fig, SMOKE)
+smoke_banner(SMOKE, f"{EPOCHS} epochs on {N_SAMPLES} records: the model has barely started learning, so validation "
+                    "macro-F1 may fall between epochs and some classes may score F1 = 0. The curves show that the loop "
+                    "runs and logs, not how the baseline learns (run with SMOKE = False).")
 
 # %% [markdown]
 # ## Test metrics
@@ -125,6 +142,7 @@ for ax in (ax_loss, ax_f1):
 # %%
 test = evaluate(result.model, data, "test")
 metrics = compute_metrics(test["labels"], test["probabilities"], data.class_names, multilabel=data.multilabel)
+show_smoke_banner(SMOKE, "test metrics of a 2-epoch model on a few dozen test records.")
 pd.Series({k: metrics[k] for k in ("macro_f1", "balanced_accuracy", "macro_auroc")}).round(4)
 
 # %% [markdown]
@@ -142,7 +160,11 @@ if not data.multilabel:
 
 # %%
 table = metrics_table(test["labels"], test["probabilities"], data.class_names, multilabel=data.multilabel)
-table["f1"].plot.barh(figsize=(6, 0.4 * len(table) + 1), xlim=(0, 1), title="test F1 per class")
+ax = table["f1"].plot.barh(figsize=(6, 0.4 * len(table) + 1), xlim=(0, 1), title="test F1 per class")
+ax.set_xlabel("F1 (a missing bar: F1 = 0, the class was never predicted correctly)")
+mark_smoke(ax, SMOKE)
+print(f"classes with F1 = 0: {', '.join(table.index[table['f1'] == 0]) or 'none'}; "
+      f"macro-F1 = mean of the bars = {table['f1'].mean():.3f}")
 table.round(3)
 
 # %% [markdown]
@@ -161,7 +183,11 @@ table.round(3)
 # 4. Why can accuracy look good while macro-F1 is poor on an imbalanced database such as MIT-BIH?
 #
 # ## Experiments to try
-# - `-p EPOCHS 60`: does validation macro-F1 still improve, or does the gap between the losses widen?
-# - `-p MODEL resnet1d_wang` (or a 2-D backbone of the paper, `resnet18_2d`): accuracy versus seconds per epoch.
-# - `-p POLICY dbpd`: Progressive Data Dropout; compare `effective_epochs` and test macro-F1 with this baseline.
-# - `-p N_SAMPLES 1000`: how much does the baseline lose with a quarter of the data?
+# Each is an edit of the parameters cell (on Colab) or a papermill flag; the cost of each, measured on a 2-core CPU,
+# is in [docs/instructors.md](../docs/instructors.md#02-baseline).
+# - `EPOCHS = 60` (`-p EPOCHS 60`): does validation macro-F1 still improve, or does the gap between the losses widen?
+# - `MODEL = "resnet1d_wang"` (`-p MODEL resnet1d_wang`), or a 2-D backbone of the paper, `MODEL = "resnet18_2d"`
+#   (slow on a CPU: use a GPU): accuracy versus seconds per epoch.
+# - `POLICY = "dbpd"` (`-p POLICY dbpd`): Progressive Data Dropout; compare `effective_epochs` and test macro-F1 with
+#   this baseline.
+# - `N_SAMPLES = 1000` (`-p N_SAMPLES 1000`): how much does the baseline lose with a quarter of the data?

@@ -61,6 +61,18 @@ assert DATASET == "synthetic", "03_gradcam needs DATASET = 'synthetic': it compa
 assert MODEL in ("small_cnn", "resnet1d_wang", "inception1d"), "03_gradcam draws 1-D maps: choose a 1-D MODEL"
 
 # %% [markdown]
+# ## Grad-CAM in one formula
+# For a convolutional layer with K channels $A_k(t)$ over W time steps and the network's logit $y^c$ for class c:
+#
+# $$\alpha_k^c = \frac{1}{W}\sum_{t=1}^{W} \frac{\partial y^c}{\partial A_k(t)}, \qquad
+#   L^c(t) = \mathrm{ReLU}\Big(\sum_{k=1}^{K} \alpha_k^c\, A_k(t)\Big).$$
+#
+# Each channel is weighted by how much raising it would raise the class score (its mean gradient); the weighted sum,
+# negative values cut off, is the map: where the layer found evidence *for* class c, one value per time step of the
+# layer. [00_primer](00_primer.ipynb) computes it by hand and checks it against the kit; see also the
+# [glossary](../docs/glossary.md#grad-cam). The signals here are [z-scored](../docs/glossary.md#z-score): the ECG grid is in z-score units, not mV.
+
+# %% [markdown]
 # ## Imports
 # Grad-CAM, plots and the ground-truth overlap all come from `erts_kit`; Captum is called once by hand.
 
@@ -78,6 +90,7 @@ from erts_kit.data import load_dataset
 from erts_kit.explain import gradcam
 from erts_kit.explain.groundtruth import evidence_overlap
 from erts_kit.models import build_model
+from erts_kit.results import show_smoke_banner
 from erts_kit.selection import make_policy
 from erts_kit.train import TrainConfig, train
 from erts_kit.viz.ecg import plot_ecg, plot_ecg_grid
@@ -129,7 +142,8 @@ print("max |kit - Captum| =", float((kit_map - cam).abs().max()))
 
 # %% [markdown]
 # ## Overlay on one lead
-# The coloured band under the trace is the map (bright = high), the blue shading the evidence mask.
+# The coloured band under the trace is the map, min-max scaled: pale yellow = low, dark red = high (colour bar on
+# the right); the blue shading is the evidence mask.
 
 # %%
 plot_ecg(data.signals[i], data.fs, lead=data.lead_names.index("II"), cam=cam, mask=data.evidence_mask[i],
@@ -170,6 +184,8 @@ for name, layer in layers.items():
     up = LayerAttribution.interpolate(LayerGradCam(model, layer).attribute(xl, target=yl), data.n_timesteps, "linear")
     overlap[name] = evidence_overlap(up[:, 0].detach().cpu(), data.evidence_mask[local])
 chance = data.evidence_mask[local].mean()
+show_smoke_banner(SMOKE, f"a model trained {EPOCHS} epochs on {N_SAMPLES} records: whether its maps sit on the "
+                           "evidence says little about a trained one.")
 pd.DataFrame({"mean mass inside the mask": {k: np.nanmean(v) for k, v in overlap.items()},
               "a uniform map would give": chance}).round(3)
 
@@ -204,11 +220,14 @@ print(f"{len(idx)} maps of width {fast.shape[-1]}: max |fast - Captum| = {max_di
 print(f"time: fast {t_fast * 1000:.1f} ms, Captum {t_captum * 1000:.1f} ms (ratio {t_captum / t_fast:.1f}x, one run, {device}); "
       f"fast without micro-batches {t_whole * 1000:.1f} ms")
 assert max_diff <= 1e-5 * max(1.0, scale), "the fast engine should reproduce Captum's maps"
+show_smoke_banner(SMOKE, f"{len(idx)} maps, one timing on a shared machine: the equality check holds at any size, "
+                  "the speed ratio does not (BENCHMARKS.md has measured ones).")
 
 # %% [markdown]
 # # Summary
-# - Grad-CAM weights each channel of a layer by the mean gradient of the class logit and sums them: one value per
-#   time step *of that layer* (W = T / 8 for `small_cnn`), upsampled only for display.
+# - Grad-CAM weights each channel of a layer by the mean gradient of the class logit and sums them,
+#   $L^c(t) = \mathrm{ReLU}(\sum_k \alpha_k^c A_k(t))$ with $\alpha_k^c$ the time-mean of $\partial y^c / \partial A_k(t)$:
+#   one value per time step *of that layer* (W = T / 8 for `small_cnn`), upsampled only for display.
 # - Captum's `LayerGradCam(model, model.cam_layer).attribute(x, target=y)` is the reference; `erts_kit.explain.gradcam`
 #   wraps it and adds a fast engine that gives the same maps without a backward pass through the trunk, streaming
 #   the batch in micro-batches on a CPU.
@@ -224,7 +243,12 @@ assert max_diff <= 1e-5 * max(1.0, scale), "the fast engine should reproduce Cap
 #    engine that gives Captum's exact map save much time there? (BENCHMARKS.md times the trunk and the head apart.)
 #
 # ## Experiments to try
-# - `-p EPOCHS 1` versus `-p EPOCHS 30`: does the map move onto the premature beat as the model learns?
-# - `-p MODEL resnet1d_wang`: a deeper trunk; compare its map width and the mass inside the mask.
-# - `-p EXPLAIN_CLASS AF` (diffuse evidence) or `-p EXPLAIN_CLASS PAC`: how do the maps and the mask compare?
-# - `-p N_EXPLAIN 1024`: does the speed ratio of the fast engine grow with the batch?
+# Each is an edit of the parameters cell or a papermill flag; costs (2-core CPU) in
+# [docs/instructors.md](../docs/instructors.md#03-grad-cam).
+# - `EPOCHS = 1` versus `EPOCHS = 30` (`-p EPOCHS 1`, `-p EPOCHS 30`): does the map move onto the premature beat as
+#   the model learns?
+# - `MODEL = "resnet1d_wang"` (`-p MODEL resnet1d_wang`): a deeper trunk; compare its map width and the mass inside
+#   the mask.
+# - `EXPLAIN_CLASS = "AF"` (diffuse evidence) or `EXPLAIN_CLASS = "PAC"` (`-p EXPLAIN_CLASS AF`): how do the maps and
+#   the mask compare?
+# - `N_EXPLAIN = 1024` (`-p N_EXPLAIN 1024`): does the speed ratio of the fast engine grow with the batch?

@@ -63,6 +63,19 @@ assert DATASET == "synthetic", "04_focus needs DATASET = 'synthetic': it uses th
 assert EARLY_EPOCHS < EPOCHS, f"EARLY_EPOCHS ({EARLY_EPOCHS}) must be below EPOCHS ({EPOCHS}) to study two points"
 
 # %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md); [00_primer](00_primer.ipynb) computes them.)
+# - **[ERTS](../docs/glossary.md#erts)** in plain words: PDD (notebook 05) trains each batch only on the samples the model still finds
+#   hard; ERTS additionally computes a Grad-CAM map for each of them and keeps those that are hard *and* have a
+#   focused map, betting that a hard sample with a diffuse map is corrupted rather than informative.
+# - **[Focus](../docs/glossary.md#focus-top-decile-mean)**: min-max normalise the map, average its top 10 %.
+# - **[p_true](../docs/glossary.md#logits-softmax-p_true)**: the model's probability for the sample's given label.
+# - **[AUROC](../docs/glossary.md#balanced-accuracy-auroc)**: the chance that a random clean sample scores above a random corrupted
+#   one (0.5 = no separation).
+# - **[Corruption](../docs/glossary.md#corruption-flipped-label-artefact)**: a flipped label or a heavy artefact, injected into the
+#   training split and recorded per sample.
+
+# %% [markdown]
 # ## Imports
 # Focus scores, the ground-truth study and its plots come from `erts_kit.explain` and `erts_kit.viz`.
 
@@ -81,6 +94,7 @@ from erts_kit.data import load_dataset
 from erts_kit.explain import FOCUS_SCORES, focus_score
 from erts_kit.explain.groundtruth import ground_truth_study
 from erts_kit.models import build_model
+from erts_kit.results import check_claim, mark_smoke, smoke_banner
 from erts_kit.selection import make_policy
 from erts_kit.train import TrainConfig, load_checkpoint, train
 from erts_kit.viz.explain import plot_focus_hist, plot_separation
@@ -107,6 +121,8 @@ fig, axes = plt.subplots(1, len(hand), figsize=(15, 2.2), sharex=True, layout="c
 for ax, (name, m) in zip(axes, hand.items()):
     ax.plot(t, m)
     ax.set_title(name, fontsize=9)
+    ax.set_xlabel("position (layer time step)")
+axes[0].set_ylabel("map value (before min-max)")
 
 # %% [markdown]
 # ## Their scores
@@ -129,6 +145,23 @@ print(f"topk_mean: spike {scores.loc['spike (1 position)', 'topk_mean']:.2f} (= 
 order = scores["topk_mean"].sort_values(ascending=False).index.tolist()
 print("ranking by topk_mean:      ", " > ".join(order))
 print("ranking by top_mass_share: ", " > ".join(scores["top_mass_share"].sort_values(ascending=False).index))
+
+# %% [markdown]
+# ## The claims of this part, checked
+# The summary below states these; each check fails the notebook if a change to the scores makes the text wrong.
+
+# %%
+topk, mass = scores["topk_mean"], scores["top_mass_share"]
+near_flat, bump = topk["near flat (1.00 + tiny bump)"], topk["one beat (bump, ~10 positions)"]
+print(check_claim(np.isclose(topk["plateau (half the record)"], 1.0) and np.isclose(topk["spike (1 position)"], 1 / k),
+                  "a plateau scores 1 and a single spike 1/k", f"plateau {topk['plateau (half the record)']:.3f}, "
+                  f"spike {topk['spike (1 position)']:.3f}, 1/k = {1 / k:.3f}"))
+print(check_claim(np.isclose(near_flat, bump) and near_flat > topk["spike (1 position)"],
+                  "min-max stretches a nearly flat map to the shape of its tiny bump: it scores like the bump, above the spike",
+                  f"near flat {near_flat:.3f}, bump {bump:.3f}, spike {topk['spike (1 position)']:.3f}"))
+print(check_claim(list(mass.index[:4]) == list(mass.sort_values(ascending=False).index[:4]),
+                  "top_mass_share ranks spike > bump > plateau > near flat",
+                  " > ".join(f"{n.split(' (')[0]} {v:.3f}" for n, v in mass.sort_values(ascending=False).items())))
 
 # %% [markdown]
 # # Part 2 — the ground-truth study
@@ -200,7 +233,7 @@ focus_by_kind.round(3)
 # %%
 auroc = separation.pivot_table(index=["contrast", "score"], columns="checkpoint", values="auroc", observed=True,
                                sort=False).rename(columns=str)
-plot_separation(separation)
+mark_smoke(plot_separation(separation), SMOKE)
 auroc.round(3)
 
 # %% [markdown]
@@ -230,14 +263,16 @@ f_local, f_diffuse = focus_by_kind.loc["local", last].mean(), focus_by_kind.loc[
 print(f"5. Mean topk_mean at {last}: local {f_local:.2f}, diffuse {f_diffuse:.2f} -> diffuse classes are "
       + ("scored as less focused (a filter on focus would drop them first)." if f_diffuse < f_local
          else "not scored as less focused than local ones."))
-if SMOKE:
-    print("(SMOKE run: tiny data and 1-2 epochs; these numbers are not evidence either way.)")
+smoke_banner(SMOKE, f"{N_SAMPLES} records and {EPOCHS} epochs: the sentences above test that the study runs; "
+                    "they are not evidence either way.")
 
 # %% [markdown]
 # # Summary
 # - With min-max normalisation the paper's top-decile mean scores a map by how wide its peak is, not by how localised
-#   the mass is: a plateau and a nearly flat map score 1, a single spike 1/k.
-# - Mass-based scores (top-decile share of the mass, entropy) rank spike > bump > plateau > flat, as "focus" suggests.
+#   the mass is: a plateau scores 1, a single spike 1/k, and a nearly flat map is stretched to the shape of its tiny
+#   bump and scores like it, well above the spike (values and checks in Part 1).
+# - The mass-based top-decile share ranks spike > bump > plateau > near flat, as "focus" suggests (checked in Part 1);
+#   one minus the normalised entropy gives the same order, with the near-flat and constant maps tied at 0.
 # - On the synthetic set we can check both of ERTS's assumptions: that Grad-CAM points at the evidence, and that focus
 #   tells corrupted samples apart. The computed conclusion above says how far they held in this run.
 #
@@ -248,7 +283,10 @@ if SMOKE:
 # 4. How could a score be made scale-aware, so that a nearly flat map is not stretched to full contrast?
 #
 # ## Experiments to try
-# - `-p EPOCHS 40 -p EARLY_EPOCHS 5`: does the separation of corrupted samples grow or shrink with training?
-# - `-p LABEL_FLIP_RATE 0.0`: artefacts only; which score detects them best?
-# - `-p ARTIFACT_RATE 0.0`: flipped labels only; is any focus score better than chance?
-# - `-p MODEL resnet1d_wang`: a deeper 1-D trunk; do its maps sit on the evidence more often?
+# Each is an edit of the parameters cell or a papermill flag; costs (2-core CPU) in
+# [docs/instructors.md](../docs/instructors.md#04-focus).
+# - `EPOCHS = 40`, `EARLY_EPOCHS = 5` (`-p EPOCHS 40 -p EARLY_EPOCHS 5`): does the separation of corrupted samples grow
+#   or shrink with training?
+# - `LABEL_FLIP_RATE = 0.0` (`-p LABEL_FLIP_RATE 0.0`): artefacts only; which score detects them best?
+# - `ARTIFACT_RATE = 0.0` (`-p ARTIFACT_RATE 0.0`): flipped labels only; is any focus score better than chance?
+# - `MODEL = "resnet1d_wang"` (`-p MODEL resnet1d_wang`): a deeper 1-D trunk; do its maps sit on the evidence more often?

@@ -67,6 +67,15 @@ import erts_kit.params
 P = erts_kit.params.check_params(globals(), notebook="05_pdd")
 
 # %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md); [00_primer](00_primer.ipynb) works an example of each cost.)
+# - **[p_true](../docs/glossary.md#logits-softmax-p_true)**: the model's softmax probability for a sample's given label.
+# - **[Effective epochs (EE)](../docs/glossary.md#effective-epochs-ee)**: samples trained on, divided by the training-set size.
+# - **[Compute-equivalent epochs](../docs/glossary.md#compute-equivalent-epochs)**: every pass at its nominal cost per sample (scoring
+#   forward 1, Grad-CAM 2, training step 3) divided by 3 × the training-set size; a full-data epoch = 1.
+# - **[Wall-clock](../docs/glossary.md#wall-clock)**: seconds on this machine, validation and data loading included.
+
+# %% [markdown]
 # ## Imports
 # The rules, policies, cost ledger and training loop all come from `erts_kit`.
 
@@ -79,6 +88,7 @@ import torch
 
 from erts_kit.data import load_dataset
 from erts_kit.models import build_model
+from erts_kit.results import cost_table, mark_smoke, show_smoke_banner, verdict
 from erts_kit.selection import dbpd_candidates, make_policy, paper_policy, smrd_pick, srd_count
 from erts_kit.train import TrainConfig, train
 
@@ -183,12 +193,16 @@ fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 3.5), layout="constrained")
 ledger_table.plot(x="epoch", y=["ee", "compute_epochs"], kind="bar", ax=ax0, rot=0,
                   title=f"{POLICY}: cost of each epoch (full-data epoch = 1)")
 ax0.axhline(1 / 3, color="k", linestyle="--", linewidth=1, label="scoring floor 1/3")
-ax0.legend(["scoring floor 1/3", "EE (published)", "compute-equivalent"], fontsize=8)
+ax0.set_ylim(0, 1.35)                                   # head room: the legend sits above the bars
+ax0.set_ylabel("epochs")
+ax0.legend(["scoring floor 1/3", "EE (published)", "compute-equivalent"], fontsize=8, loc="upper center", ncols=3,
+           frameon=False)
 for colour, (name, r) in zip(["C0", "C3"], runs.items()):
     r.history.plot(x="epoch", y="effective_epochs", ax=ax1, marker="o", color=colour, label=f"{name}: EE")
     r.history.plot(x="epoch", y="compute_equivalent_epochs", ax=ax1, marker="x", linestyle="--", color=colour,
                    label=f"{name}: compute-eq.")
 ax1.set_title("cumulative cost"); ax1.set_ylabel("epochs"); ax1.grid(alpha=0.3)
+mark_smoke(fig, SMOKE)
 
 # %% [markdown]
 # ## Seconds per phase
@@ -223,10 +237,21 @@ else:
 # Test macro-F1 of the best-validation checkpoint, EE as published, compute-equivalent epochs and wall-clock.
 
 # %%
+show_smoke_banner(SMOKE, f"{N_SAMPLES} records of {DURATION_S:.0f} s, {EPOCHS} epochs: the table tests the ledger, "
+                           "not PDD.")
 pd.DataFrame({name: {"test macro-F1": r.test_metrics["macro_f1"], "EE (published)": r.ledger.effective_epochs(n_train),
                      "compute-eq. epochs": r.ledger.compute_equivalent_epochs(n_train),
                      "wall-clock s": r.history["seconds"].sum(), "device": r.device}
               for name, r in runs.items()}).T
+
+# %% [markdown]
+# ## Verdict
+# The three cost measures of the PDD run against the full-data run, reconciled in sentences written from the numbers
+# above (`erts_kit.results.verdict`). PDD has no focus filter, so there is nothing to test against chance here:
+# notebook 06 does that for ERTS.
+
+# %%
+print(verdict(cost_table(runs, n_train), POLICY, "full", smoke=SMOKE))
 
 # %% [markdown]
 # # Summary
@@ -246,7 +271,11 @@ pd.DataFrame({name: {"test macro-F1": r.test_metrics["macro_f1"], "EE (published
 # 5. Why do the seconds per phase not match the 1 : 3 unit ratio exactly on this machine?
 #
 # ## Experiments to try
-# - `-p POLICY smrd` and `-p POLICY srd`: compare the ledgers; which one has no `scored` column cost?
-# - `-p TAU 0.1`: fewer samples kept; does EE fall faster than compute-equivalent epochs?
-# - `-p START_REVISION 20 -p EPOCHS 30`: look at the kept fraction after epoch 20.
-# - `-p LABEL_FLIP_RATE 0.3`: flipped labels stay "hard" forever; how does DBPD's kept fraction change?
+# Each is an edit of the parameters cell or a papermill flag; costs (2-core CPU) in
+# [docs/instructors.md](../docs/instructors.md#05-pdd).
+# - `POLICY = "smrd"` and `POLICY = "srd"` (`-p POLICY smrd`, `-p POLICY srd`): compare the ledgers; which one has no
+#   `scored` column cost?
+# - `TAU = 0.1` (`-p TAU 0.1`): fewer samples kept; does EE fall faster than compute-equivalent epochs?
+# - `START_REVISION = 20`, `EPOCHS = 30` (`-p START_REVISION 20 -p EPOCHS 30`): look at the kept fraction after epoch 20.
+# - `LABEL_FLIP_RATE = 0.3` (`-p LABEL_FLIP_RATE 0.3`): flipped labels stay "hard" forever; how does DBPD's kept
+#   fraction change?

@@ -78,6 +78,16 @@ if not POLICY.startswith("xai_") or BASE not in COMPARE or POLICY not in COMPARE
                      f"compared with its PDD base, got POLICY={POLICY!r}, COMPARE={COMPARE!r}.")
 
 # %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md).)
+# - **[Candidates, phi, rescue](../docs/glossary.md#candidates-phi-rescue)**: the samples PDD would keep; the fraction of them ERTS
+#   keeps; the one sample per class ERTS keeps anyway.
+# - **[Filter precision, recall, base rate](../docs/glossary.md#filter-precision-recall-base-rate)**: how many of the samples dropped
+#   for low focus are corrupted, against how many would be if the drop were random.
+# - **[Effective](../docs/glossary.md#effective-epochs-ee)** and **[compute-equivalent epochs](../docs/glossary.md#compute-equivalent-epochs)**,
+#   **[wall-clock](../docs/glossary.md#wall-clock)**: the three cost measures of notebook 05.
+
+# %% [markdown]
 # ## Imports
 # Rules, focus scores, policies, training and the ground-truth check all come from `erts_kit`.
 
@@ -87,11 +97,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 from erts_kit.data import load_dataset
 from erts_kit.experiments import build_policy, filter_precision_recall, filter_table
 from erts_kit.explain import FOCUS_SCORES, focus_score
 from erts_kit.models import build_model
+from erts_kit.results import check_claim, cost_table, mark_smoke, show_smoke_banner, verdict
 from erts_kit.selection import erts_filter
 from erts_kit.train import TrainConfig, train
 
@@ -112,7 +124,9 @@ from erts_kit.train import TrainConfig, train
 #
 # ## What the focus score rewards
 # Four maps of width 20: one spike, a narrow bump, a broad plateau over half the record, and a flat map.
-# After min-max normalisation the plateau's top decile is all ones, exactly like the spike's.
+# After min-max normalisation the plateau's top decile (k = 2 values) is all ones, so it scores 1; the spike's holds
+# one 1 and one 0, so it scores 1/k = 0.5: the broad map scores *higher*. The check after the table fails the run if
+# that stops being true.
 
 # %%
 W = 20
@@ -121,8 +135,15 @@ maps[0, 7] = 1.0                       # one spike (a local event)
 maps[1, 6:9] = torch.tensor([0.5, 1.0, 0.5])
 maps[2, :10] = 1.0                     # a broad plateau (diffuse evidence, or noise)
 maps[3] = 0.3                          # flat: min-max gives zeros (denominator 1)
-pd.DataFrame({name: focus_score(maps, name).numpy() for name in FOCUS_SCORES},
-             index=["spike", "narrow bump", "plateau (half)", "flat"]).round(3)
+hand_scores = pd.DataFrame({name: focus_score(maps, name).numpy() for name in FOCUS_SCORES},
+                           index=["spike", "narrow bump", "plateau (half)", "flat"])
+hand_scores.round(3)
+
+# %%
+spike_f, plateau_f = hand_scores.loc["spike", "topk_mean"], hand_scores.loc["plateau (half)", "topk_mean"]
+print(check_claim(np.isclose(plateau_f, 1.0) and np.isclose(spike_f, 1 / max(1, W // 10)),
+                  "the plateau scores 1 and the spike 1/k: topk_mean rewards the broad map",
+                  f"plateau {plateau_f:.2f}, spike {spike_f:.2f}, 1/k = {1 / max(1, W // 10):.2f}"))
 
 # %% [markdown]
 # ## The filter on one batch, by hand
@@ -178,6 +199,8 @@ comparison = pd.DataFrame({name: {"test macro-F1": r.test_metrics["macro_f1"],
                                   "EE (published)": r.ledger.effective_epochs(n_train),
                                   "compute-eq. epochs": r.ledger.compute_equivalent_epochs(n_train),
                                   "wall-clock s": r.history["seconds"].sum()} for name, r in runs.items()}).T
+show_smoke_banner(SMOKE, f"{N_SAMPLES} records of {DURATION_S:.0f} s, {EPOCHS} epochs, "
+                           f"{len(data.splits['test'])} test records: a difference in this table, however large, is noise.")
 comparison.round(3)
 
 # %% [markdown]
@@ -240,6 +263,18 @@ else:
     print("no ground truth for this dataset (data.meta has no 'corrupted' column)")
 
 # %% [markdown]
+# ## Verdict
+# Written from this run's numbers (`erts_kit.results.verdict`): the three cost measures of the ERTS run against its
+# PDD base and against the full-data run, where they disagree and why, and whether the focus filter found corrupted
+# samples more often than dropping at random would (a one-sided binomial test of the precision against the base rate).
+
+# %%
+costs = cost_table(runs, n_train)
+print(verdict(costs, POLICY, BASE, filter_stats=stats, smoke=SMOKE))
+print()
+print(verdict(costs, POLICY, "full", smoke=False) if "full" in costs.index else "(no full-data run in COMPARE)")
+
+# %% [markdown]
 # ## By kind of sample
 # The drop rate among the candidates, per kind: clean, flipped label, each artefact. A filter that finds corruption
 # drops the corrupted kinds more often than the clean ones.
@@ -247,8 +282,9 @@ else:
 # %%
 if stats:
     by_kind = filter_table(stats)
-    by_kind["drop_rate"].plot.barh(figsize=(6, 0.35 * len(by_kind) + 1), xlim=(0, 1),
-                                   title="share of candidates dropped for low focus")
+    ax = by_kind["drop_rate"].plot.barh(figsize=(6, 0.35 * len(by_kind) + 1), xlim=(0, 1),
+                                        title="share of candidates dropped for low focus")
+    ax.set_xlabel("drop rate"); mark_smoke(ax, SMOKE)
     display(by_kind.round(3))
 
 # %% [markdown]
@@ -260,8 +296,9 @@ if stats:
 # %%
 if stats and stats["by_class"]:
     by_class = filter_table({"by_kind": stats["by_class"]})
-    by_class["drop_rate"].plot.barh(figsize=(6, 0.35 * len(by_class) + 1), xlim=(0, 1),
-                                    title="clean candidates dropped for low focus, by true class")
+    ax = by_class["drop_rate"].plot.barh(figsize=(6, 0.35 * len(by_class) + 1), xlim=(0, 1),
+                                         title="clean candidates dropped for low focus, by true class")
+    ax.set_xlabel("drop rate"); mark_smoke(ax, SMOKE)
     display(by_class.round(3))
 
 # %% [markdown]
@@ -272,7 +309,10 @@ if stats and stats["by_class"]:
 #   compute-equivalent epochs and the measured wall-clock ratio above are the honest cost.
 # - The synthetic ground truth lets you check whether low focus means "corrupted": compare the precision with the
 #   base rate, and the drop rate of clean samples with that of each corruption kind and evidence kind.
-# - Min-max normalisation makes the top-decile focus blind to the difference between a spike and a broad plateau.
+# - Min-max normalisation makes the top-decile focus reward broad maps: a plateau scores 1, a single spike 1/k
+#   (checked in Part 1; notebook 04 studies it), which works against the local-evidence classes it should favour.
+# - The verdict cell says, for this run, how EE, compute-equivalent epochs and wall-clock reconcile and whether the
+#   filter beat chance.
 #
 # ## Questions
 # 1. In the hand-made batch, which sample would have been kept without the class-aware rescue, and why does the rescue exist?
@@ -282,7 +322,11 @@ if stats and stats["by_class"]:
 # 5. Diffuse evidence (AF) gives broad maps: what focus score would not penalise it?
 #
 # ## Experiments to try
-# - `-p PHI 0.5` and `-p PHI 0.9`: the paper's ablation; watch EE, the cost ratio and macro-F1.
-# - `-p FOCUS one_minus_entropy`: does another focus score separate corrupted samples better?
-# - `-p LABEL_FLIP_RATE 0.3 -p ARTIFACT_RATE 0.0`: only flipped labels; does the precision change?
-# - `-p POLICY xai_srd`: SRD has no scoring pass of its own; what does the filter add to its cost?
+# Each is an edit of the parameters cell or a papermill flag; costs (2-core CPU) in
+# [docs/instructors.md](../docs/instructors.md#06-erts).
+# - `PHI = 0.5` and `PHI = 0.9` (`-p PHI 0.5`, `-p PHI 0.9`): the paper's ablation; watch EE, the cost ratio and macro-F1.
+# - `FOCUS = "one_minus_entropy"` (`-p FOCUS one_minus_entropy`): does another focus score separate corrupted samples
+#   better?
+# - `LABEL_FLIP_RATE = 0.3`, `ARTIFACT_RATE = 0.0` (`-p LABEL_FLIP_RATE 0.3 -p ARTIFACT_RATE 0.0`): only flipped
+#   labels; does the precision change?
+# - `POLICY = "xai_srd"` (`-p POLICY xai_srd`): SRD has no scoring pass of its own; what does the filter add to its cost?

@@ -70,6 +70,16 @@ import erts_kit.params
 P = erts_kit.params.check_params(globals(), notebook="07_kept_vs_dropped")
 
 # %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md).)
+# - **[Selection log](../docs/glossary.md#selection-log)**: per epoch and training sample, p_true, focus, combined score and the
+#   decision: WARMUP (warm-up epoch, every sample trained), KEPT, DROPPED_CONFIDENT (PDD: p_true above tau),
+#   DROPPED_LOW_FOCUS (ERTS: ranked below the top phi), RESCUED (kept by the class-aware rescue).
+# - **[Candidates, phi, rescue](../docs/glossary.md#candidates-phi-rescue)**, **[tau](../docs/glossary.md#pdd-dbpd-smrd-srd)**: as in notebook 06.
+# - The signals are **[z-scored](../docs/glossary.md#z-score)**: the ECG grid is labelled in z-score units. The Grad-CAM band runs from
+#   pale yellow (low) to dark red (high), with its colour bar.
+
+# %% [markdown]
 # ## Imports
 # The explorers live in `erts_kit.viz.widgets`; their callbacks are guarded, so an error in one shows in the widget and fails the run.
 
@@ -83,6 +93,7 @@ from IPython.display import display
 from erts_kit.data import load_dataset
 from erts_kit.experiments import build_policy
 from erts_kit.models import build_model
+from erts_kit.results import show_smoke_banner
 from erts_kit.selection import SelectionLog
 from erts_kit.train import TrainConfig, load_checkpoint, train
 from erts_kit.viz import raise_widget_errors
@@ -120,6 +131,8 @@ log
 # Per epoch: samples seen, kept, each decision's count, mean `p_true` and mean `focus` (NaN where not computed).
 
 # %%
+show_smoke_banner(SMOKE, f"{EPOCHS} epochs on {N_SAMPLES} records: the log is filled to exercise the explorers, "
+                        "not to show what the filter does.")
 log.summary().round(3)
 
 # %% [markdown]
@@ -198,7 +211,13 @@ print("every widget callback ran without error")
 # 4. Which classes lose the most samples at `phi = 0.5`, and does the class-aware rescue protect them?
 #
 # ## Experiments to try
-# - `-p EPOCHS 20`: more filter epochs; does the share of corrupted samples among the dropped ones change over time?
-# - `-p LABEL_FLIP_RATE 0.3`: browse the flipped samples with the decision filter set to DROPPED_LOW_FOCUS.
-# - `-p POLICY xai_srd`: SRD logs no `p_true` of its own before the filter; what does the threshold explorer show?
-# - Train a run with `erts_kit.experiments.run_grid` and open it here with `-p RUN_DIR <its run folder>`.
+# Each is an edit of the parameters cell or a papermill flag; costs (2-core CPU) in
+# [docs/instructors.md](../docs/instructors.md#07-kept-vs-dropped).
+# - `EPOCHS = 20` (`-p EPOCHS 20`): more filter epochs; does the share of corrupted samples among the dropped ones change
+#   over time?
+# - `LABEL_FLIP_RATE = 0.3` (`-p LABEL_FLIP_RATE 0.3`): browse the flipped samples with the decision filter set to
+#   DROPPED_LOW_FOCUS.
+# - `POLICY = "xai_srd"` (`-p POLICY xai_srd`): SRD logs no `p_true` of its own before the filter; what does the
+#   threshold explorer show?
+# - Train a run with `erts_kit.experiments.run_grid` and open it here with `RUN_DIR = "<its run folder>"`
+#   (`-p RUN_DIR <its run folder>`), with the data settings that run used.

@@ -79,6 +79,13 @@ import erts_kit.params
 P = erts_kit.params.check_params(globals(), notebook="08_results")
 
 # %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md).) [Macro-F1](../docs/glossary.md#macro-f1), [effective epochs (EE)](../docs/glossary.md#effective-epochs-ee),
+# [compute-equivalent epochs](../docs/glossary.md#compute-equivalent-epochs), [wall-clock](../docs/glossary.md#wall-clock), the PDD variants
+# [DBPD, SMRD, SRD](../docs/glossary.md#pdd-dbpd-smrd-srd) and [ERTS](../docs/glossary.md#erts) (XAI-DBPD etc.: ERTS on that PDD variant), the
+# [filter precision and base rate](../docs/glossary.md#filter-precision-recall-base-rate), and a [verdict cell](../docs/glossary.md#verdict-cell).
+
+# %% [markdown]
 # ## Imports
 # The grid runner, its summaries and the paper's table come from `erts_kit`.
 
@@ -93,6 +100,7 @@ import pandas as pd
 from erts_kit.data import load_dataset
 from erts_kit.experiments import load_histories, run_grid, summarise
 from erts_kit.paper import ERTS_CITATION, compare_with_published, published_results
+from erts_kit.results import grid_verdicts, mark_smoke, show_smoke_banner
 from erts_kit.report import write_report
 
 # %% [markdown]
@@ -145,6 +153,8 @@ print(f"{len(results)} runs in {out_root} on {results['device'].iloc[0]}")
 summary = summarise(results)
 cols = ["dataset", "model", "policy", "n_seeds", "macro_f1_mean", "macro_f1_std", "effective_epochs_mean",
         "compute_equivalent_epochs_mean", "wall_seconds_mean"]
+show_smoke_banner(SMOKE, f"one seed, {EPOCHS} epochs, {N_SAMPLES} records of {DURATION_S:.0f} s: the grid, its resume "
+                        "and its tables work; the numbers are not results.")
 summary[cols].round(3)
 
 # %% [markdown]
@@ -167,6 +177,16 @@ for r in compare_with_published(results).query("source == 'this run'").itertuple
           f"compute-equivalent epochs saved {r.compute_saving:+.1%}")
 
 # %% [markdown]
+# ## Verdict
+# Per dataset and backbone, from the grid's numbers (`erts_kit.results.grid_verdicts`): the three cost measures of
+# `POLICY` against its PDD base, reconciled, and whether its focus filter beat chance over all seeds (where the data
+# has ground truth).
+
+# %%
+for (dataset, backbone), v in grid_verdicts(results, POLICY, POLICY.removeprefix("xai_"), smoke=SMOKE).items():
+    print(f"--- {dataset}, {backbone}\n{v}\n")
+
+# %% [markdown]
 # ## Macro-F1 against cost
 # One point per run, one row per dataset and backbone: left against EE as published, right against
 # compute-equivalent epochs. The dotted line marks the full-data cost of `EPOCHS` epochs; a point right of it cost
@@ -182,6 +202,13 @@ for row, ((dataset, backbone), runs) in zip(axes, groups):
         ax.set_xlabel(x.replace("_", " ")); ax.set_ylabel(f"test macro-F1\n{dataset}, {backbone}"); ax.grid(alpha=0.3)
     row[1].axvline(EPOCHS, color="k", linestyle=":", linewidth=1, label=f"full data, {EPOCHS} epochs")
     row[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
+    lo, hi = runs["macro_f1"].min(), runs["macro_f1"].max()
+    if hi - lo < 0.1:                  # never let a tiny spread fill the axis: 0.003 would look like a real gap
+        for ax in row:
+            ax.set_ylim((lo + hi) / 2 - 0.05, (lo + hi) / 2 + 0.05)
+mark_smoke(fig, SMOKE)
+show_smoke_banner(SMOKE, "the y-axis spans at least 0.1 macro-F1 so that smoke's tiny differences do not look like "
+                        "gaps; with one seed and 3 epochs the points show that the grid ran, not which policy is better.")
 
 # %% [markdown]
 # ## Seconds per phase
@@ -221,7 +248,12 @@ print(report_path)
 # 5. Why does the paper's baseline loss (plain CE) against the PDD/ERTS loss (class-balanced CE) matter for the comparison?
 #
 # ## Experiments to try
-# - `-p PAPER_LOSSES True`: the paper's losses; does the full-data baseline lose ground?
-# - `-p SEEDS "[1, 2, 3, 4, 5]"`: are the differences between policies larger than the spread over seeds?
-# - `-p BACKBONES '["resnet18_2d"]' -p DEVICE cuda`: one of the paper's 2-D backbones (GPU advised).
-# - `-p DATASET ptbxl -p DATA_DIR data/ptbxl -p EPOCHS 100`: the paper's setting, next to its first three rows.
+# Each is an edit of the parameters cell or a papermill flag; costs (2-core CPU, extrapolated from one epoch) in
+# [docs/instructors.md](../docs/instructors.md#08-results). The default grid itself is hours on a CPU.
+# - `PAPER_LOSSES = True` (`-p PAPER_LOSSES True`): the paper's losses; does the full-data baseline lose ground?
+# - `SEEDS = [1, 2, 3, 4, 5]` (`-p SEEDS "[1, 2, 3, 4, 5]"`): are the differences between policies larger than the
+#   spread over seeds?
+# - `BACKBONES = ["resnet18_2d"]`, `DEVICE = "cuda"` (`-p BACKBONES '["resnet18_2d"]' -p DEVICE cuda`): one of the
+#   paper's 2-D backbones (GPU advised).
+# - `DATASET = "ptbxl"`, `DATA_DIR = "data/ptbxl"`, `EPOCHS = 100` (`-p DATASET ptbxl -p DATA_DIR data/ptbxl
+#   -p EPOCHS 100`): the paper's setting, next to its first three rows.
