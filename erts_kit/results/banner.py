@@ -83,7 +83,9 @@ def show_smoke_banner(smoke: bool, note: str = "") -> None:
 
 
 def mark_smoke(target: Any, smoke: bool) -> Any:
-    """Stamp "smoke: mechanics only" in red across the top of a figure (or an Axes' figure) when ``smoke``.
+    """Stamp "smoke: mechanics only" in red at the top of a figure (or an Axes' figure) when ``smoke``.
+
+    It becomes the figure's suptitle (laid out above the axes) unless the figure has one already.
 
     Args:
         target: a matplotlib Figure or Axes.
@@ -105,8 +107,12 @@ def mark_smoke(target: Any, smoke: bool) -> Any:
         raise TypeError(f"Expected smoke to be True or False (the notebook's SMOKE), got {smoke!r}.")
     if smoke:
         fig = target if isinstance(target, Figure) else target.figure
-        fig.text(0.5, 0.995, SMOKE_TEXT, ha="center", va="top", fontsize=11, fontweight="bold", color="#c0392b",
-                 bbox=dict(facecolor="#fdecea", edgecolor="#c0392b", boxstyle="round,pad=0.2"))
+        style = dict(fontsize=11, fontweight="bold", color="#c0392b",
+                     bbox=dict(facecolor="#fdecea", edgecolor="#c0392b", boxstyle="round,pad=0.2"))
+        if fig.get_suptitle():         # keep the figure's own title; the stamp goes in the top-right corner
+            fig.text(0.995, 0.995, SMOKE_TEXT, ha="right", va="top", **style)
+        else:                          # a suptitle gets room from constrained layout: it never covers the axes
+            fig.suptitle(SMOKE_TEXT, **style)
     return target
 
 

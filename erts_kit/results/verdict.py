@@ -93,6 +93,10 @@ def beat_chance(n_true_positive: int, n_dropped: int, base_rate: float, alpha: f
             "p_worse": float(worse), "answer": answer}
 
 
+_FILTER_WORDS = {"beat chance": "beat chance", "no better than chance": "did no better than chance",
+                 "worse than chance": "did worse than chance"}
+
+
 def _ratio_words(r: float) -> str:
     if not math.isfinite(r):
         return "undefined"
@@ -172,7 +176,7 @@ def verdict(table: pd.DataFrame, policy: str, reference: str, *, filter_stats: M
             beat = test["answer"] == "beat chance"
             lines.append(f"Focus filter: precision {test['precision']:.3f} against a base rate of "
                          f"{test['base_rate']:.3f} over {n_drop} dropped sample-epochs (one-sided binomial p = "
-                         f"{test['p_better']:.3g}): it {test['answer']} at finding corrupted samples in this run.")
+                         f"{test['p_better']:.3g}): it {_FILTER_WORDS[test['answer']]} at finding corrupted samples in this run.")
     if smoke:
         lines.insert(0, "[smoke: mechanics only] tiny data and 2-3 epochs: the sentences below test the "
                         "pipeline; they say nothing about the methods.")
