@@ -69,6 +69,9 @@ P = erts_kit.params.check_params(globals(), notebook="01_data")
 #   **F** fusion, **Q** paced or unclassifiable.
 # - **Evidence**: where a class shows in a record, *local* (one beat) or *diffuse* (every beat); a **Grad-CAM** map
 #   (notebook 03) is *focused* when it concentrates on a few time steps.
+# - **[PDD](../docs/glossary.md#pdd-dbpd-smrd-srd)** (Progressive Data Dropout) trains each batch only on the samples the model still
+#   finds hard; **[ERTS](../docs/glossary.md#erts)** adds a filter that keeps, among those, the ones whose Grad-CAM map is focused. The
+#   corruptions of this set are there to test whether that filter finds bad samples.
 
 # %% [markdown]
 # ## Imports

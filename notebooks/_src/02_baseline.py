@@ -66,6 +66,10 @@ P = erts_kit.params.check_params(globals(), notebook="02_baseline")
 # - **[Validation / test split, best-validation checkpoint](../docs/glossary.md#validation--test-split-best-validation-checkpoint)**:
 #   validation picks the epoch kept; test is used once, to report.
 # - **[z-score](../docs/glossary.md#z-score)**: signals are centred and scaled per record and lead, so they have no mV units.
+# - **[PDD](../docs/glossary.md#pdd-dbpd-smrd-srd)** and **[ERTS](../docs/glossary.md#erts)**, the methods this baseline is the reference for: PDD
+#   trains each batch only on the samples the model still gets wrong or is unsure about; ERTS also computes, for each
+#   of those, a Grad-CAM map (where the network looked) and keeps the ones that are hard *and* clearly explained.
+#   Notebooks 05 and 06 build them step by step.
 
 # %% [markdown]
 # ## Imports

@@ -71,6 +71,9 @@ assert MODEL in ("small_cnn", "resnet1d_wang", "inception1d"), "03_gradcam draws
 # negative values cut off, is the map: where the layer found evidence *for* class c, one value per time step of the
 # layer. [00_primer](00_primer.ipynb) computes it by hand and checks it against the kit; see also the
 # [glossary](../docs/glossary.md#grad-cam). The signals here are [z-scored](../docs/glossary.md#z-score): the ECG grid is in z-score units, not mV.
+#
+# Why the course needs it: [ERTS](../docs/glossary.md#erts) computes this map for every sample the data-dropout method would train
+# on, scores how *focused* it is, and trains preferentially on hard samples with focused maps (notebooks 04 and 06).
 
 # %% [markdown]
 # ## Imports
