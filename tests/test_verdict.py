@@ -8,9 +8,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from erts_kit.results import (SMOKE_TEXT, ClaimFailed, beat_chance, check_claim, grid_verdicts, mark_smoke,
-                              smoke_banner,
-                              verdict)
+from erts_kit.results import (
+    SMOKE_TEXT,
+    ClaimFailed,
+    beat_chance,
+    check_claim,
+    grid_verdicts,
+    mark_smoke,
+    smoke_banner,
+    verdict,
+)
 
 
 def _table(**rows):
@@ -82,7 +89,7 @@ def test_banner_only_in_smoke_mode_and_only_for_a_bool():
 
 
 def test_mark_smoke_stamps_a_figure_only_in_smoke_mode():
-    fig, ax = plt.subplots()
+    fig, _ = plt.subplots()
     mark_smoke(fig, False)
     assert fig.texts == []
     mark_smoke(fig, True)

@@ -144,8 +144,8 @@ def verdict(table: pd.DataFrame, policy: str, reference: str, *, filter_stats: M
                           if b.compute_equivalent_epochs else float("nan")),
               "wall": float(a.wall_seconds / b.wall_seconds) if b.wall_seconds else float("nan"),
               "delta_macro_f1": float(a.macro_f1 - b.macro_f1)}
-    lines = [f"{policy} against {reference}: EE {_ratio_words(ratios['ee'])}; compute-equivalent epochs "
-             f"{_ratio_words(ratios['compute'])}; wall-clock {_ratio_words(ratios['wall'])}."]
+    lines = [(f"{policy} against {reference}: EE {_ratio_words(ratios['ee'])}; compute-equivalent epochs "
+              f"{_ratio_words(ratios['compute'])}; wall-clock {_ratio_words(ratios['wall'])}.")]
     cheaper = {k: ratios[k] < 1 for k in ("ee", "compute", "wall") if math.isfinite(ratios[k])}
     if len(set(cheaper.values())) <= 1:
         lines.append("The three measures agree on the direction: " +

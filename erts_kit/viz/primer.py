@@ -52,7 +52,7 @@ def beat_landmarks(y: Any, fs: float, r: int) -> dict[str, int]:
         raise ValueError(f"Expected the R index in [0, {n - 1}], got {r}.")
 
     def window(a: float, b: float) -> slice:
-        lo, hi = max(0, r + int(round(a * fs))), min(n, r + int(round(b * fs)) + 1)
+        lo, hi = max(0, r + round(a * fs)), min(n, r + round(b * fs) + 1)
         if hi <= lo:
             raise ValueError(f"The beat at index {r} is too close to the edge of a {n}-sample lead: give at "
                              f"least 0.3 s before and 0.45 s after the R peak.")
