@@ -88,7 +88,7 @@ import torch
 
 from erts_kit.data import load_dataset
 from erts_kit.models import build_model
-from erts_kit.results import cost_table, mark_smoke, show_smoke_banner, verdict
+from erts_kit.results import check_claim, cost_table, mark_smoke, show_smoke_banner, verdict
 from erts_kit.selection import dbpd_candidates, make_policy, paper_policy, smrd_pick, srd_count
 from erts_kit.train import TrainConfig, train
 
@@ -229,6 +229,9 @@ if len(selecting):
     sel_s = run.history.set_index("epoch").loc[selecting["epoch"], "seconds"].median()
     print(f"median seconds of a selection epoch {sel_s:.2f} s vs a full-data epoch {full_epoch_s:.2f} s "
           f"(ratio {sel_s / full_epoch_s:.2f})")
+    print(check_claim(bool(selecting["compute_epochs"].min() >= 1 / 3 - 1e-9),
+                      "a selection epoch costs at least 1/3 of a full epoch in compute, whatever EE says",
+                      f"lowest compute cost of a selection epoch {selecting['compute_epochs'].min():.3f}"))
 else:
     print(f"{POLICY} never selected in {EPOCHS} epochs (warm-up {WARM_UP}, or SRD, which has no scoring pass)")
 

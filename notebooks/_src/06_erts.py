@@ -305,8 +305,9 @@ if stats and stats["by_class"]:
 # # Summary
 # - ERTS ranks the PDD candidates by `(1 - p_true) * focus`, keeps the top `phi` fraction and rescues one sample
 #   per class left empty; it runs only in filter epochs (from `warm_up + cam_start`).
-# - EE falls further under ERTS, but the Grad-CAM pass is extra compute that EE does not count: the
-#   compute-equivalent epochs and the measured wall-clock ratio above are the honest cost.
+# - ERTS trains on fewer samples than its PDD base, so its EE is lower, but the Grad-CAM pass is extra compute that
+#   EE does not count: the compute-equivalent epochs and the measured wall-clock ratio are the honest cost, and the
+#   verdict cell says how the three compare in this run.
 # - The synthetic ground truth lets you check whether low focus means "corrupted": compare the precision with the
 #   base rate, and the drop rate of clean samples with that of each corruption kind and evidence kind.
 # - Min-max normalisation makes the top-decile focus reward broad maps: a plateau scores 1, a single spike 1/k
