@@ -289,10 +289,13 @@ def prepare_signal(sig: np.ndarray, record: str, normalize: bool) -> tuple[np.nd
     if bad.any():
         leads = sorted(set(np.nonzero(bad)[0].tolist()))
         raise RecordReadError(record, f"{int(bad.sum())} NaN/inf sample value(s) in lead(s) {format_list(leads)}")
-    flat = flat_leads(sig)
+    if normalize:   # z-scoring sets exactly the flat leads to zeros: one std pass, not two
+        out = zscore_per_lead(sig)
+        flat = ~out.any(axis=-1)
+    else:
+        out, flat = sig.astype(np.float32), flat_leads(sig)
     if flat.all():
         raise RecordReadError(record, "every lead is flat (no signal)")
-    out = zscore_per_lead(sig) if normalize else sig.astype(np.float32)
     return out, int(flat.sum())
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,6 @@ _FORMAT = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?
 _GAIN = re.compile(r"^(?P<gain>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\((?P<baseline>-?\d+)\))?"
                    r"(?:/(?P<units>[\w^\-?%/]*))?$")
 _RECORD_NAME = re.compile(r"^[-\w]+$")
-_INT = re.compile(r"^-?\d+$")
 
 
 class FastReadUnsupported(Exception):
@@ -52,7 +52,7 @@ class SignalFileError(ValueError):
     """A signal file that cannot hold the samples its header announces (missing bytes)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SignalSpec:
     """One signal line of a header."""
 
@@ -70,7 +70,7 @@ class SignalSpec:
     sig_name: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Header:
     """The parts of a single-segment WFDB header :func:`rdrecord_fast` needs."""
 
@@ -85,41 +85,47 @@ class Header:
 def _opt_int(tokens: list[str], i: int) -> int | None:
     if len(tokens) <= i:
         return None
-    if not _INT.match(tokens[i]):
-        raise FastReadUnsupported(f"signal field {tokens[i]!r} is not an integer")
-    return int(tokens[i])
+    tok = tokens[i]
+    if not tok.lstrip("-").isdigit():
+        raise FastReadUnsupported(f"signal field {tok!r} is not an integer")
+    return int(tok)
+
+
+@lru_cache(maxsize=256)   # a database repeats a handful of format and gain fields
+def _parse_format(tok: str) -> tuple[str, int | None]:
+    m = _FORMAT.match(tok)
+    if m is None:
+        raise FastReadUnsupported(f"format field {tok!r}")
+    if m["fmt"] not in FAST_FORMATS:
+        raise FastReadUnsupported(f"format {m['fmt']}")
+    if m["spf"] not in (None, "1") or m["skew"] not in (None, "0"):
+        raise FastReadUnsupported("more than one sample per frame, or skew")
+    return m["fmt"], int(m["offset"]) if m["offset"] else None
+
+
+@lru_cache(maxsize=256)
+def _parse_gain(tok: str) -> tuple[float, int | None, str]:
+    g = _GAIN.match(tok)
+    if g is None:
+        raise FastReadUnsupported(f"gain field {tok!r}")
+    gain = float(g["gain"]) or 200.0   # wfdb: a gain of 0 means 200
+    return gain, int(g["baseline"]) if g["baseline"] is not None else None, g["units"] or "mV"
 
 
 def _parse_signal_line(line: str) -> SignalSpec:
     tokens = line.split(None, 8)
-    if len(tokens) < 2:
-        raise FastReadUnsupported(f"signal line {line!r} has no format")
-    m = _FORMAT.match(tokens[1])
-    if m is None or tokens[0].startswith("~"):
+    if len(tokens) < 2 or tokens[0].startswith("~"):
         raise FastReadUnsupported(f"signal line {line!r}")
-    fmt = m["fmt"]
-    if fmt not in FAST_FORMATS:
-        raise FastReadUnsupported(f"format {fmt}")
-    if m["spf"] not in (None, "1") or m["skew"] not in (None, "0"):
-        raise FastReadUnsupported("more than one sample per frame, or skew")
-    gain, baseline, units = 200.0, None, "mV"
-    if len(tokens) > 2:
-        g = _GAIN.match(tokens[2])
-        if g is None:
-            raise FastReadUnsupported(f"gain field {tokens[2]!r}")
-        gain = float(g["gain"]) or 200.0   # wfdb: a gain of 0 means 200
-        baseline = int(g["baseline"]) if g["baseline"] is not None else None
-        units = g["units"] if g["units"] else "mV"
+    fmt, offset = _parse_format(tokens[1])
+    gain, baseline, units = _parse_gain(tokens[2]) if len(tokens) > 2 else (200.0, None, "mV")
     adc_zero = _opt_int(tokens, 4)
     if baseline is None:
         baseline = adc_zero if adc_zero is not None else 0
     name = tokens[8] if len(tokens) > 8 else None
     if name is not None and any(c in name for c in "\t\r\f\v"):
         raise FastReadUnsupported("signal description with tabs")
-    return SignalSpec(file_name=tokens[0], fmt=fmt, byte_offset=int(m["offset"]) if m["offset"] else None,
-                      adc_gain=gain, baseline=baseline, units=units, adc_res=_opt_int(tokens, 3), adc_zero=adc_zero,
-                      init_value=_opt_int(tokens, 5), checksum=_opt_int(tokens, 6), block_size=_opt_int(tokens, 7),
-                      sig_name=name)
+    return SignalSpec(tokens[0], fmt, offset, gain, baseline, units, _opt_int(tokens, 3), adc_zero,
+                      _opt_int(tokens, 5), _opt_int(tokens, 6), _opt_int(tokens, 7), name)
 
 
 def parse_header(text: str) -> Header:
