@@ -10,7 +10,15 @@ import wfdb
 from fixtures_wfdb import make_cinc_tree, truncate_signal_file, write_cinc_record
 
 from erts_kit.data._wfdb_io import RecordReadError
-from erts_kit.data.cinc import CINC_CLASSES, CINC_CLASSES_REFERENCE, fit_length, load_cinc2020, map_dx, parse_dx, stratified_split
+from erts_kit.data.cinc import (
+    CINC_CLASSES,
+    CINC_CLASSES_REFERENCE,
+    fit_length,
+    load_cinc2020,
+    map_dx,
+    parse_dx,
+    stratified_split,
+)
 
 NORM, AF, RBBB, ST, OTHER_CODE = "426783006", "164889003", "59118001", "164931005", "251146004"
 
@@ -146,9 +154,9 @@ def test_mixed_rates_resampled_to_one_rate(tmp_path):
     assert d.meta["n_samples_orig"].tolist() == [5000, 5000, 2570, 10000, 10000]
     assert d.meta["n_samples_at_fs"].tolist() == [5000] * 5       # 10 s at 500 Hz each
     assert d.meta["padded"].all() and not d.meta["truncated"].any()
-    for i, (rec, up, down) in enumerate([("a/A0001", 1, 1), ("i/I0001", 500, 257), ("s/S0001", 1, 2)]):
+    for rec, up, down in [("a/A0001", 1, 1), ("i/I0001", 500, 257), ("s/S0001", 1, 2)]:
         row = d.meta["record"].tolist().index(rec)
-        raw, fs_orig = _raw_mv(root / rec)
+        raw, _ = _raw_mv(root / rec)
         expected = raw if up == down else scipy.signal.resample_poly(raw, up, down, axis=1)
         np.testing.assert_allclose(d.signals[row, :, :5000], expected, rtol=1e-6, atol=1e-6)
         assert np.all(d.signals[row, :, 5000:] == 0)
