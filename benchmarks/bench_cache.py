@@ -3,8 +3,8 @@ memory-mapped PTB-XL-sized cache.
 
 1. Writes a PTB-XL-like tree of ``--records`` records (12 leads x 1000 samples at 100 Hz, the
    PTB-XL 100 Hz shape) in a temp folder: ``--distinct`` records with ``wfdb.wrsamp`` (default:
-   all of them), the others as byte copies of those under their own names (writing 21,799 records
-   with ``wfdb.wrsamp`` alone takes longer than reading them). Then, in this one process, for each
+   all of them), the others as hard links of those ``.dat`` files under their own names, each with
+   its own header (writing 21,799 records with ``wfdb.wrsamp`` takes far longer than reading them). Then, in this one process, for each
    record reader (``--engines``: ``wfdb`` = ``wfdb.rdrecord``, the reader before the fast one;
    ``fast`` = :mod:`erts_kit.data.wfdb_fast`) in turn: ``load_ptbxl(cache_dir=...)`` cold (reads
    every record + z-score + writes the cache; wall and process CPU seconds); the signals of the
@@ -74,23 +74,30 @@ print(json.dumps(r))
 
 
 def write_tree(root: Path, n_records: int, distinct: int) -> Path:
-    """PTB-XL-like tree: ``distinct`` records by wfdb.wrsamp, the rest byte copies under their own names."""
+    """PTB-XL-like tree: ``distinct`` records by wfdb.wrsamp, the rest hard links (or copies) of their
+    ``.dat`` files under their own names, each with its own header."""
     distinct = min(distinct, n_records)
     codes = [{"NORM": 100.0} if i % 3 else {"IMI": 80.0} for i in range(n_records)]
     make_ptbxl_tree(root, codes[:distinct], seed=SEED)
+    if n_records == distinct:
+        return root
     db = pd.read_csv(root / "ptbxl_database.csv")
-    rows = [db]
-    for i in range(distinct, n_records):
-        ecg_id, src = i + 1, db.iloc[i % distinct]
-        rel = f"records100/{(ecg_id // 1000) * 1000:05d}/{ecg_id:05d}_lr"
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / f"{src.filename_lr}.dat", root / f"{rel}.dat")
-        old, new = Path(src.filename_lr).name, Path(rel).name
-        (root / f"{rel}.hea").write_text((root / f"{src.filename_lr}.hea").read_text().replace(old, new))
-        rows.append(pd.DataFrame([{**src.to_dict(), "ecg_id": ecg_id, "scp_codes": repr(codes[i]),
-                                   "strat_fold": i % 10 + 1, "filename_lr": rel}]))
-    if n_records > distinct:
-        pd.concat(rows, ignore_index=True).to_csv(root / "ptbxl_database.csv", index=False)
+    src = db.iloc[np.arange(distinct, n_records) % distinct].reset_index(drop=True)
+    ids = np.arange(distinct, n_records) + 1
+    rels = [f"records100/{(i // 1000) * 1000:05d}/{i:05d}_lr" for i in ids]
+    headers = {rel: (root / f"{rel}.hea").read_text() for rel in db["filename_lr"]}
+    for rel, src_rel in zip(rels, src["filename_lr"]):
+        dest = root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(root / f"{src_rel}.dat", root / f"{rel}.dat")
+        except OSError:
+            shutil.copyfile(root / f"{src_rel}.dat", root / f"{rel}.dat")
+        dest.with_name(dest.name + ".hea").write_text(headers[src_rel].replace(Path(src_rel).name, dest.name))
+    src["ecg_id"], src["filename_lr"] = ids, rels
+    src["scp_codes"] = [repr(c) for c in codes[distinct:]]
+    src["strat_fold"] = (ids - 1) % 10 + 1
+    pd.concat([db, src], ignore_index=True).to_csv(root / "ptbxl_database.csv", index=False)
     return root
 
 
@@ -107,7 +114,7 @@ def bench_first_vs_cached(n_records: int, distinct: int | None = None,
         distinct = n_records if distinct is None else distinct
         root, t_write, _ = _timed(lambda: write_tree(tmp / "ptbxl", n_records, distinct))
         rows = [("WFDB tree", f"{n_records} records, 12 x 1000 @ 100 Hz, format 16 ({min(distinct, n_records)} "
-                              f"written by wfdb.wrsamp, the rest byte copies; {t_write:.1f} s)"),
+                              f"written by wfdb.wrsamp, the rest hard links of their .dat files with their own headers; {t_write:.1f} s)"),
                 ("load average (1 min) before", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")]
         firsts = {}
         for engine in engines:
@@ -189,7 +196,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--distinct", type=int, default=None,
-                    help="records written by wfdb.wrsamp (default all); the rest are byte copies")
+                    help="records written by wfdb.wrsamp (default all); the rest are hard links of those")
     ap.add_argument("--engines", nargs="+", default=["wfdb", "fast"], choices=["wfdb", "fast"],
                     help="record readers to time, in this order")
     ap.add_argument("--skip-big", action="store_true", help="skip the 1 GB memory-map measurement")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead"]
+ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead", "gpu"]
 
 HEADER = """# Benchmarks
 
@@ -15,7 +15,8 @@ Speed and memory goals of the kit, measured by the scripts in `benchmarks/` (nev
 Each section below is `benchmarks/results/<area>.md`, written by whoever ran the script, with the exact
 command, the machine and the seed; this file is assembled by `python benchmarks/collect.py`.
 Ratios are measured side by side in one process. No GPU was lent to the sessions that wrote these
-numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU).
+numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU). The GPU check
+(`benchmarks/gpu_check.py`, last section) is ready to run and has not run yet.
 
 | goal (issue) | measured | where |
 |---|---|---|
