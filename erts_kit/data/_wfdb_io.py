@@ -288,14 +288,15 @@ def prepare_signal(sig: np.ndarray, record: str, normalize: bool) -> tuple[np.nd
     bad = ~np.isfinite(sig)
     if bad.any():
         leads = sorted(set(np.nonzero(bad)[0].tolist()))
-        raise RecordReadError(record, f"{int(bad.sum())} NaN/inf sample value(s) in lead(s) {format_list(leads)}")
+        raise RecordReadError(record, f"{int(bad.sum())} NaN/inf sample value(s) in lead(s) {format_list(leads)}",
+                              advice="")   # the data, not the file: a download gives the same
     if normalize:   # z-scoring sets exactly the flat leads to zeros: one std pass, not two
         out = zscore_per_lead(sig)
         flat = ~out.any(axis=-1)
     else:
         out, flat = sig.astype(np.float32), flat_leads(sig)
     if flat.all():
-        raise RecordReadError(record, "every lead is flat (no signal)")
+        raise RecordReadError(record, "every lead is flat (no signal)", advice="")
     return out, int(flat.sum())
 
 

@@ -84,9 +84,10 @@ def parse_dx(comments: Sequence[str], record: str) -> list[int]:
             bad = [c for c in codes if not (c.isascii() and c.isdigit() and len(c) <= 18)]  # SNOMED ids: <= 18 digits
             if bad or not codes:
                 raise RecordReadError(record, f"expected numeric SNOMED-CT codes on the '#Dx:' header line, "
-                                              f"got {rest.strip()!r}")
+                                              f"got {rest.strip()!r}", advice="Fix the header's #Dx: line")
             return [int(c) for c in codes]
-    raise RecordReadError(record, "no '#Dx:' line in the header (is this a PhysioNet/CinC 2020 record?)")
+    raise RecordReadError(record, "no '#Dx:' line in the header (is this a PhysioNet/CinC 2020 record?)",
+                          advice="Point the reader at a folder of PhysioNet/CinC records only")
 
 
 def map_dx(codes: Sequence[int]) -> tuple[str, int | None]:
