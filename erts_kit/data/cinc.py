@@ -22,12 +22,15 @@ Length: the (resampled) signal is cut to its first ``n_timesteps`` samples or ze
 end (CPSC in the paper: 1000 samples at 500 Hz, i.e. 2 s of a 10-s record; Georgia: 5000),
 z-scored per lead on the real samples before padding. Cut records are marked in
 ``meta['truncated']`` and counted in one warning (also on a cache hit). All records must share
-the first record's lead count; others are bad records. Split: stratified 80/10/10 with ``sklearn.model_selection.train_test_split`` and
-``seed`` (falls back to an unstratified split, with a warning, when a class is too rare).
+the first record's lead count; others are bad records.
+
+Split: stratified 80/10/10 with ``sklearn.model_selection.train_test_split`` and ``seed`` (falls
+back to an unstratified split, with a warning, when a class is too rare).
 
 Bad records (unreadable, NaN, all leads flat, no ``#Dx:`` line, non-numeric Dx codes, other lead
-count, other fs when ``fs=None``) raise a :class:`~erts_kit.data._wfdb_io.RecordReadError` naming the file, or are
-skipped with ``on_error="skip"`` (listed in ``data.meta.attrs['skipped']``).
+count, other fs when ``fs=None``) raise a :class:`~erts_kit.data._wfdb_io.RecordReadError` naming
+the file and saying what to do for that cause, or are skipped with ``on_error="skip"`` (listed in
+``data.meta.attrs['skipped']``).
 """
 from __future__ import annotations
 

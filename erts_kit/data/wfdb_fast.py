@@ -257,7 +257,8 @@ def rdrecord_fast(path: str | Path, return_res: int = 64) -> wfdb.Record:
         header = parse_header(f.read())
     dig = read_digital(header, path.parent)
     sigs = header.signals
-    nan_at = dig == (np.array([_INVALID[s.fmt] for s in sigs]) if len({s.fmt for s in sigs}) > 1 else _INVALID[sigs[0].fmt])
+    fmts = {s.fmt for s in sigs}
+    nan_at = dig == (_INVALID[sigs[0].fmt] if len(fmts) == 1 else np.array([_INVALID[s.fmt] for s in sigs]))
     # the very calls of wfdb's Record.dac, so the floats are bitwise equal
     p = dig.astype("float64" if return_res == 64 else "float32")
     np.subtract(p, [s.baseline for s in sigs], p)
