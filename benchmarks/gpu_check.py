@@ -19,6 +19,9 @@ A step that fails is recorded (with its error) and the others still run; the exi
 step failed. Without a CUDA device the script prints why and exits 0 having run and written nothing.
 
 Run: ``python benchmarks/gpu_check.py [--budget-s 450] [--out benchmarks/results/gpu.md]``
+
+``--dry-run-cpu --out /tmp/x.md`` runs every step on the CPU with tiny sizes (about 2 minutes): it checks the
+script's own code paths where there is no GPU and measures nothing.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 NO_CUDA = "gpu_check: no CUDA device here (torch.cuda.is_available() is False"
+DEV = {"device": "cuda"}   # "cpu" only with --dry-run-cpu (checks the script's code paths, measures nothing)
 
 
 def no_cuda_message() -> str:
@@ -73,10 +77,13 @@ class Report:
 
 
 def _sync() -> None:
-    torch.cuda.synchronize()
+    if DEV["device"] == "cuda":
+        torch.cuda.synchronize()
 
 
 def environment() -> str:
+    if DEV["device"] != "cuda":
+        return f"- dry run on the CPU (--dry-run-cpu): torch {torch.__version__}; no number here means anything"
     p = torch.cuda.get_device_properties(0)
     return "\n".join([
         (f"- device: {torch.cuda.get_device_name(0)} ({p.total_memory / 2**30:.0f} GiB), "
@@ -94,7 +101,7 @@ def gpu_tests(timeout: float) -> str:
     body = f"`pytest -m gpu tests`: {tail}"
     if res.returncode != 0 or counts.get("failed") or counts.get("errors") or counts.get("error"):
         raise RuntimeError(f"{body}\n{res.stdout[-3000:]}\n{res.stderr[-1500:]}")
-    if not counts.get("passed"):
+    if not counts.get("passed") and DEV["device"] == "cuda":
         raise RuntimeError(f"{body}: no GPU test ran (all skipped?)")
     return body
 
@@ -114,7 +121,7 @@ def amp_vs_fp32(epochs: int, n_samples: int, model_name: str, tol: float) -> str
     for amp in (False, True):
         torch.manual_seed(42)
         model = build_model(model_name, data.n_leads, data.n_classes)
-        cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, device="cuda", amp=amp, seed=42)
+        cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, device=DEV["device"], amp=amp, seed=42)
         policy = make_policy("xai_dbpd", seed=42, warm_up=1, cam_start=1)
         _sync()
         t = time.perf_counter()
@@ -143,11 +150,11 @@ def amp_vs_fp32(epochs: int, n_samples: int, model_name: str, tol: float) -> str
     return text
 
 
-def notebook_06(epochs: int, timeout: float) -> str:
+def notebook_06(epochs: int, timeout: float, extra: dict | None = None) -> str:
     from erts_kit.course.runner import run_notebooks
 
     out = Path(tempfile.mkdtemp(prefix="erts_gpu_nb_"))
-    params = {"DEVICE": "cuda", "EPOCHS": epochs}
+    params = {"DEVICE": DEV["device"], "EPOCHS": epochs, **(extra or {})}
     t = time.perf_counter()
     df = run_notebooks(REPO / "notebooks", parameters=params, output_dir=out, smoke=False, names=["06"],
                        progress=False, timeout=timeout)
@@ -163,9 +170,9 @@ def gradcam_engines(models: list[str], batch: int, repeats: int) -> str:
     lines = ["| model | fast (s) | captum (s) | speed-up | fast (samples/s) | max abs diff |", "|---|---|---|---|---|---|"]
     for name in models:
         torch.manual_seed(42)
-        model = build_model(name, n_leads=12, n_classes=5).cuda().eval()
-        x = torch.randn(batch, 12, 1000, device="cuda")
-        t = torch.randint(0, 5, (batch,), device="cuda")
+        model = build_model(name, n_leads=12, n_classes=5).to(DEV["device"]).eval()
+        x = torch.randn(batch, 12, 1000, device=DEV["device"])
+        t = torch.randint(0, 5, (batch,), device=DEV["device"])
         ways = {"fast": lambda: gradcam(model, x, t, relu=False), "captum": lambda: gradcam(model, x, t, engine="captum", relu=False)}
         maps = {k: fn() for k, fn in ways.items()}   # warm-up (cuDNN autotune) + correctness
         laps: dict[str, list[float]] = {k: [] for k in ways}
@@ -183,9 +190,9 @@ def gradcam_engines(models: list[str], batch: int, repeats: int) -> str:
     return f"batch {batch} x 12 x 1000, random inputs and targets, eval mode, relu=False, median of {repeats}.\n\n" + "\n".join(lines)
 
 
-def epoch_cost(model: str, n_samples: int, reps: int, timeout: float) -> str:
-    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_epoch_cost.py"), "--device", "cuda", "--model", model,
-           "--n-samples", str(n_samples), "--reps", str(reps), "--pretrain", "1"]
+def epoch_cost(model: str, n_samples: int, reps: int, timeout: float, extra: tuple[str, ...] = ()) -> str:
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_epoch_cost.py"), "--device", DEV["device"], "--model",
+           model, "--n-samples", str(n_samples), "--reps", str(reps), "--pretrain", "1", *extra]
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[1:])} failed:\n{res.stderr[-3000:]}")
@@ -205,20 +212,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nb-epochs", type=int, default=8, help="EPOCHS of notebook 06")
     ap.add_argument("--gradcam-models", nargs="+", default=["small_cnn", "resnet1d_wang", "resnet18_2d"])
     ap.add_argument("--cost-model", default="resnet18_2d", help="backbone of the epoch-cost ratios")
+    ap.add_argument("--dry-run-cpu", action="store_true",
+                    help="run every step on the CPU with tiny sizes, to check the script itself (measures nothing; "
+                         "writes to --out, give it a scratch path)")
     args = ap.parse_args(argv)
-    if not torch.cuda.is_available():
+    dry = args.dry_run_cpu
+    if not torch.cuda.is_available() and not dry:
         print(no_cuda_message())
         return 0
+    DEV["device"] = "cpu" if dry else "cuda"
     torch.backends.cudnn.benchmark = True
     rep = Report(args.budget_s)
     rep.step("Environment", environment, min_s=0)
     rep.step("GPU-marked tests", lambda: gpu_tests(timeout=max(rep.left() - 300, 30)))
-    rep.step("AMP vs fp32 training, same seed", lambda: amp_vs_fp32(args.amp_epochs, args.amp_samples, args.amp_model,
-                                                                     args.amp_tol))
-    rep.step("Notebook 06 on the GPU", lambda: notebook_06(args.nb_epochs, timeout=max(rep.left() - 90, 30)), min_s=60)
-    rep.step("Grad-CAM engines on the GPU", lambda: gradcam_engines(args.gradcam_models, 256, 5))
-    rep.step("Epoch cost Full / DBPD / ERTS on the GPU",
-             lambda: epoch_cost(args.cost_model, 2000, 3, timeout=max(rep.left(), 30)), min_s=40)
+    rep.step("AMP vs fp32 training, same seed", lambda: amp_vs_fp32(
+        2 if dry else args.amp_epochs, 150 if dry else args.amp_samples, "small_cnn" if dry else args.amp_model,
+        args.amp_tol))
+    rep.step("Notebook 06 on the GPU", lambda: notebook_06(
+        1 if dry else args.nb_epochs, timeout=int(max(rep.left() - 90, 30)),
+        extra={"N_SAMPLES": 150, "DURATION_S": 5, "COMPARE": ["dbpd", "xai_dbpd"]} if dry else None), min_s=60)
+    rep.step("Grad-CAM engines on the GPU", lambda: gradcam_engines(
+        ["small_cnn"] if dry else args.gradcam_models, 8 if dry else 256, 1 if dry else 5))
+    rep.step("Epoch cost Full / DBPD / ERTS on the GPU", lambda: epoch_cost(
+        "small_cnn" if dry else args.cost_model, 120 if dry else 2000, 1 if dry else 3, timeout=max(rep.left(), 30),
+        extra=("--duration", "3") if dry else ()), min_s=40)
     total = time.perf_counter() - rep.t0
     head = (f"# GPU check (`benchmarks/gpu_check.py`)\n\nCommand: `python benchmarks/gpu_check.py "
             f"{' '.join(argv if argv is not None else sys.argv[1:])}`; all steps {total:.0f} s "
