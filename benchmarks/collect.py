@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead"]
+ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead", "gpu"]
 
 HEADER = """# Benchmarks
 
@@ -15,17 +15,20 @@ Speed and memory goals of the kit, measured by the scripts in `benchmarks/` (nev
 Each section below is `benchmarks/results/<area>.md`, written by whoever ran the script, with the exact
 command, the machine and the seed; this file is assembled by `python benchmarks/collect.py`.
 Ratios are measured side by side in one process. No GPU was lent to the sessions that wrote these
-numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU).
+numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU). The GPU check
+(`benchmarks/gpu_check.py`, last section) is ready to run and has not run yet.
 
 | goal (issue) | measured | where |
 |---|---|---|
 | synthetic 10,000 x 12 x 1000 in < 15 s on one core (3) | 8.7 s wall, 3.8 s CPU (loaded machine) | [synthetic](#synthetic-ecg-generator-speed-make_synthetic) |
-| cached load >= 20x faster than the first read (3) | 1150x (open), 120x (open + read every sample); 2,000 WFDB records | [cache](#cache-benchmark-erts_kitdatacache) |
+| cached load >= 20x faster than the first read (3) | with `wfdb.rdrecord`: 1150x (open), 120x (open + read every sample); with the fast reader (17): 86x / 126x (open; 2,000 / 21,799 records), 5x / 6x (open + read every sample; loaded machine) | [cache](#cache-benchmark-erts_kitdatacache) |
+| fast first read: <= 30 s for a 21,799 x 12 x 1000 tree, 2 cores (17) | 2,000 records side by side (load ~10 on 2 CPUs): fast reader 4.79 s wall / 1.46 s CPU vs `wfdb.rdrecord` 35.05 s / 10.42 s (7.3x wall, 7.1x CPU), signals equal; all 21,799 records, fast reader: 31.2 s wall / 20.1 s CPU at load ~4.8 (not shown met in wall time on the shared machine; met in CPU time; idle run to do) | [cache](#first-read-the-fast-wfdb-reader-vs-wfdbrdrecord-issue-17) |
 | PTB-XL-sized cache (21,799 x 12 x 1000) memory-mapped: peak memory | +1 MiB RSS to open, +12 MiB private per batch of 256 | [cache](#cache-benchmark-erts_kitdatacache) |
 | seconds per epoch per backbone, 5,000 x 12 x 1000, CPU (4) | small_cnn 15.8 s, resnet1d_wang 97 s, inception1d 399 s, resnet18_2d 180 s, mobilenetv2_2d 170 s, efficientnetv2s_2d 612 s (idle machine; extrapolated from 10 timed steps of batch 32) | [models](#backbones-training-speed-bench_modelspy) |
 | fast Grad-CAM >= 2x Captum, batch 256 x 12 x 1000, CPU (5) | map alone: inception1d 2.3-2.5x, mobilenetv2_2d 4.6-4.8x, efficientnetv2s_2d 3.5-3.9x (2 runs); small_cnn 1.7-2.8x (met in 5 of 6 runs); resnet1d_wang 1.75-2.29x (met in 3 of 6, 1.99x in a fourth); resnet18_2d 1.2-1.6x (not met: layer4 sits in the head, which both engines must run and differentiate); mostly from micro-batching, which Captum called on slices gets too. p_true + map as the loop needs them: 2.2-8.7x; peak memory 11-21x below Captum's | [gradcam](#grad-cam-engines-fast-fused-path-vs-captum-layergradcam) |
 | ERTS epoch <= 1.15x a DBPD epoch (6) | small_cnn 0.88x (idle machine; 0.84x before the micro-batched scoring), DBPD/Full 0.65x; the paper's resnet18_2d 1.00x, DBPD/Full 0.87x | [epoch cost](#epoch-cost-full-vs-dbpd-vs-erts-xai_dbpd-one-process) |
 | kit loop (policy full) <= 1.05x a bare PyTorch loop, small_cnn, 1,050 samples, 3 epochs (15) | median 0.87x at 2 threads, 0.91x at 1 thread (5 interleaved rounds each, idle machine): no measurable overhead | [overhead](#training-loop-overhead-the-kits-train-policy-full-vs-a-bare-pytorch-loop-bench_overheadpy) |
+| GPU check: CUDA path end to end in < 8 min (17) | not run: no CUDA device lent yet; `benchmarks/gpu_check.py` is ready (a CPU dry run of all six steps passes) | [gpu](#gpu-check-benchmarksgpu_checkpy) |
 | `erts-kit demo` < 5 min on 2 cores (8) | 59 s idle (`time erts-kit demo`), 2 min 54 s on the loaded machine | README "Results" |
 
 """

@@ -28,3 +28,15 @@ def mitdb_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"ERTS_KIT_MITDB_DIR={value} is not a folder")
     return path
+
+
+@pytest.fixture
+def cinc_dir() -> Path:
+    """Folder of real PhysioNet/CinC records named by ERTS_KIT_CINC_DIR; the test is skipped without it."""
+    value = os.environ.get("ERTS_KIT_CINC_DIR")
+    if not value:
+        pytest.skip("ERTS_KIT_CINC_DIR is not set: no real CinC records on this machine")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"ERTS_KIT_CINC_DIR={value} is not a folder")
+    return path

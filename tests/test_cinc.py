@@ -1,12 +1,24 @@
 """PhysioNet/CinC 2020 reader on small trees of hand-written headers + MATLAB v4 .mat files."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+import scipy.signal
+import wfdb
 from fixtures_wfdb import make_cinc_tree, truncate_signal_file, write_cinc_record
 
 from erts_kit.data._wfdb_io import RecordReadError
-from erts_kit.data.cinc import CINC_CLASSES, fit_length, load_cinc2020, map_dx, parse_dx, stratified_split
+from erts_kit.data.cinc import (
+    CINC_CLASSES,
+    CINC_CLASSES_REFERENCE,
+    fit_length,
+    load_cinc2020,
+    map_dx,
+    parse_dx,
+    stratified_split,
+)
 
 NORM, AF, RBBB, ST, OTHER_CODE = "426783006", "164889003", "59118001", "164931005", "251146004"
 
@@ -105,11 +117,83 @@ def test_non_numeric_dx_error_names_the_file(tmp_path):
         load_cinc2020(tmp_path, n_timesteps=100, progress=False)
 
 
-def test_other_sampling_rate_is_a_bad_record(tmp_path):
+def test_other_sampling_rate_without_fs_says_to_pass_fs(tmp_path):
     make_cinc_tree(tmp_path / "a", [NORM, AF], n_samples=100, n_leads=2)
     make_cinc_tree(tmp_path / "b", [RBBB], n_samples=100, n_leads=2, fs=257, prefix="I")
-    with pytest.raises(RecordReadError, match="I0001.*257 Hz, expected 2 leads at 500 Hz"):
+    with pytest.raises(RecordReadError, match="I0001.*sampled at 257 Hz, the first record at 500 Hz. Pass fs=500") as exc:
         load_cinc2020(tmp_path, n_timesteps=100, progress=False)
+    assert "Re-download" not in str(exc.value)
+
+
+def test_other_lead_count_advice(tmp_path):
+    make_cinc_tree(tmp_path / "a", [NORM, AF], n_samples=100, n_leads=2)
+    make_cinc_tree(tmp_path / "b", [RBBB], n_samples=100, n_leads=3, prefix="I")
+    with pytest.raises(RecordReadError, match="I0001.*3 leads, expected 2 like the first record. This reader needs"):
+        load_cinc2020(tmp_path, n_timesteps=100, progress=False)
+
+
+def _mixed_rate_tree(root):
+    """A CinC 2021-like tree: 10-s records at 500 (A), 257 (I, INCART) and 1000 Hz (S, PTB)."""
+    make_cinc_tree(root / "a", [NORM, AF], n_samples=5000, n_leads=2, fs=500, seed=1)
+    make_cinc_tree(root / "i", [RBBB], n_samples=2570, n_leads=2, fs=257, prefix="I", seed=2)
+    make_cinc_tree(root / "s", [ST, NORM], n_samples=10000, n_leads=2, fs=1000, prefix="S", seed=3)
+    return root
+
+
+def _raw_mv(path):
+    rec = wfdb.rdrecord(str(path))
+    return rec.p_signal.T, rec.fs
+
+
+def test_mixed_rates_resampled_to_one_rate(tmp_path):
+    root = _mixed_rate_tree(tmp_path)
+    d = load_cinc2020(root, n_timesteps=6000, normalize=False, fs=500, progress=False)
+    assert d.fs == 500 and d.signals.shape == (5, 2, 6000)
+    assert d.meta["record"].tolist() == ["a/A0001", "a/A0002", "i/I0001", "s/S0001", "s/S0002"]
+    assert d.meta["fs_orig"].tolist() == [500, 500, 257, 1000, 1000]
+    assert d.meta["n_samples_orig"].tolist() == [5000, 5000, 2570, 10000, 10000]
+    assert d.meta["n_samples_at_fs"].tolist() == [5000] * 5       # 10 s at 500 Hz each
+    assert d.meta["padded"].all() and not d.meta["truncated"].any()
+    for rec, up, down in [("a/A0001", 1, 1), ("i/I0001", 500, 257), ("s/S0001", 1, 2)]:
+        row = d.meta["record"].tolist().index(rec)
+        raw, _ = _raw_mv(root / rec)
+        expected = raw if up == down else scipy.signal.resample_poly(raw, up, down, axis=1)
+        np.testing.assert_allclose(d.signals[row, :, :5000], expected, rtol=1e-6, atol=1e-6)
+        assert np.all(d.signals[row, :, 5000:] == 0)
+
+
+def test_mixed_rates_down_to_100_hz_and_truncation_warning(tmp_path):
+    root = _mixed_rate_tree(tmp_path)
+    with pytest.warns(UserWarning, match=r"CinC: 5 of 5 record\(s\) are longer than n_timesteps=200 "
+                                         r"\(2 s at 100 Hz\).*median 1000 samples = 10 s.*n_timesteps=1000"):
+        d = load_cinc2020(root, n_timesteps=200, normalize=False, fs=100, progress=False)
+    assert d.meta["truncated"].all() and d.meta["n_samples_at_fs"].tolist() == [1000] * 5
+    raw, _ = _raw_mv(root / "i/I0001")
+    row = d.meta["record"].tolist().index("i/I0001")
+    np.testing.assert_allclose(d.signals[row], scipy.signal.resample_poly(raw, 100, 257, axis=1)[:, :200],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_no_truncation_warning_when_records_fit(tmp_path):
+    root = make_cinc_tree(tmp_path, [NORM, AF, RBBB], n_samples=300, n_leads=2)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*longer than n_timesteps")
+        d = load_cinc2020(root, n_timesteps=300, progress=False)
+    assert not d.meta["truncated"].any()
+
+
+def test_reference_class_order(tmp_path):
+    assert sorted(CINC_CLASSES_REFERENCE) == sorted(CINC_CLASSES)
+    assert CINC_CLASSES_REFERENCE == ["NORM", "AF", "LBBB", "RBBB", "ST", "AVB", "PVC/PAC", "OTHER"]
+    dx = [NORM, AF, "164909002", RBBB, ST, "270492004", "427172004", OTHER_CODE] * 3
+    root = make_cinc_tree(tmp_path, dx, n_samples=100, n_leads=2)
+    kit = load_cinc2020(root, n_timesteps=100, progress=False)
+    ref = load_cinc2020(root, n_timesteps=100, progress=False, class_order="reference")
+    assert ref.class_names == CINC_CLASSES_REFERENCE and ref.meta.attrs["class_order"] == "reference"
+    assert ref.labels[:8].tolist() == list(range(8))                   # dx above is in the reference's order
+    assert [ref.class_names[i] for i in ref.labels] == [kit.class_names[i] for i in kit.labels]
+    with pytest.raises(ValueError, match="class_order"):
+        load_cinc2020(root, class_order="paper")
 
 
 def test_missing_folder(tmp_path):
@@ -134,3 +218,32 @@ def test_cache(tmp_path, monkeypatch):
     assert {k: v.tolist() for k, v in first.splits.items()} == {k: v.tolist() for k, v in again.splits.items()}
     with pytest.raises(AssertionError, match="cache miss"):
         load_cinc2020(root, n_timesteps=100, seed=7, cache_dir=tmp_path / "c", progress=False)
+
+
+def test_cache_key_holds_fs_and_class_order_and_warning_repeats(tmp_path):
+    root = _mixed_rate_tree(tmp_path / "db")
+    with pytest.warns(UserWarning, match="5 of 5 record"):
+        first = load_cinc2020(root, n_timesteps=500, fs=250, cache_dir=tmp_path / "c", progress=False)
+    with pytest.warns(UserWarning, match="5 of 5 record"):   # said again on a cache hit
+        again = load_cinc2020(root, n_timesteps=500, fs=250, cache_dir=tmp_path / "c", progress=False)
+    assert isinstance(again.signals, np.memmap) and again.fs == 250
+    np.testing.assert_array_equal(first.signals, again.signals)
+    other = load_cinc2020(root, n_timesteps=500, fs=500, class_order="reference", cache_dir=tmp_path / "c",
+                          progress=False)
+    assert other.fs == 500 and other.class_names == CINC_CLASSES_REFERENCE
+    assert len(list((tmp_path / "c").iterdir())) == 2
+
+
+def test_real_cinc_records(cinc_dir):
+    """The real CinC 2021 sample (50 records, 500 Hz, 10 s): read whole, and resampled to 100 Hz."""
+    d = load_cinc2020(cinc_dir, n_timesteps=5000, normalize=False, progress=False)
+    assert d.signals.shape[1:] == (12, 5000) and d.fs == 500 and d.n_samples == len(list(cinc_dir.rglob("*.hea")))
+    assert not d.meta["truncated"].any() and np.isfinite(d.signals).all()
+    first = d.meta["record"].iloc[0]
+    raw, _ = _raw_mv(cinc_dir / first)
+    np.testing.assert_allclose(d.signals[0, :, :raw.shape[1]], raw, rtol=1e-6, atol=1e-7)
+    with pytest.warns(UserWarning, match="longer than n_timesteps=100"):
+        low = load_cinc2020(cinc_dir, n_timesteps=100, fs=100, normalize=False, progress=False)
+    assert low.fs == 100 and low.meta["n_samples_at_fs"].eq(1000).all() and low.meta["truncated"].all()
+    np.testing.assert_allclose(low.signals[0], scipy.signal.resample_poly(raw, 1, 5, axis=1)[:, :100],
+                               rtol=1e-6, atol=1e-6)

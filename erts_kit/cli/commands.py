@@ -74,6 +74,12 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
                    help="synthetic only: share of training samples with a wrong label")
     g.add_argument("--artifact-rate", type=float, default=0.1,
                    help="synthetic only: share of training samples with a heavy artefact")
+    g.add_argument("--fs", type=float, default=None,
+                   help="sampling rate in Hz: cinc resamples every record to it (None: the first record's rate); "
+                        "ptbxl reads records100 (100) or records500 (500)")
+    g.add_argument("--class-order", default="kit", choices=["kit", "reference"],
+                   help="cinc only: label indices in the kit's order or in the ERTS reference code's "
+                        "(PTB-XL's order is the same in both)")
     g = p.add_argument_group("model and policy")
     g.add_argument("--model", default="small_cnn", help=f"backbone: {', '.join(models)}")
     if command == "train":
@@ -242,9 +248,24 @@ def _experiment_config(s: dict[str, Any]):
     data_kwargs = {k: s[k] for k in _SYNTHETIC_KEYS} if s["dataset"] == "synthetic" else {}
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
+    data_kwargs.update(_real_data_kwargs(s))
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
             "warm_up", "cam_start", "start_revision", "focus", "data_dir")
     return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs})
+
+
+def _real_data_kwargs(s: dict[str, Any]) -> dict[str, Any]:
+    """``fs`` / ``class_order`` for the readers that take them (cinc: both; ptbxl: fs)."""
+    fs, order = s.get("fs"), s.get("class_order", "kit")
+    if s["dataset"] == "cinc":
+        return {"class_order": order, **({"fs": float(fs)} if fs is not None else {})}
+    if s["dataset"] == "ptbxl" and fs is not None:
+        if fs not in (100, 500):
+            raise UserError(f"Expected --fs 100 or 500 for ptbxl (records100/ or records500/), got {fs:g}.")
+        return {"fs": int(fs)}
+    if fs is not None:
+        raise UserError(f"--fs applies to the cinc and ptbxl readers, not to {s['dataset']!r}; leave it out.")
+    return {}
 
 
 def _validate_names(dataset: str, model: str, policies: Sequence[str]) -> None:

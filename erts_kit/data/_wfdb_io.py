@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
@@ -21,8 +23,11 @@ import wfdb
 
 from .._validation import check_choice, format_list
 from .normalize import flat_leads, zscore_per_lead
+from .wfdb_fast import FastReadUnsupported, SignalFileError, rdrecord_fast
 
 ON_ERROR_CHOICES = ("raise", "skip")
+REDOWNLOAD = "Re-download the database"
+_ENGINE = ["fast"]   # a stack: record_engine() pushes and pops
 
 
 class RecordReadError(ValueError):
@@ -31,6 +36,8 @@ class RecordReadError(ValueError):
     Attributes:
         record: the record path or id, as the reader names it.
         reason: why it cannot be used.
+        advice: how to fix it, for this cause (default: re-download, for damaged files; a reader
+            passes other advice, e.g. ``fs=`` for a record at another sampling rate).
 
     Example:
         >>> err = RecordReadError("records100/00000/00001_lr", "file is truncated")
@@ -38,15 +45,16 @@ class RecordReadError(ValueError):
         ('records100/00000/00001_lr', True)
     """
 
-    def __init__(self, record: str, reason: str) -> None:
+    def __init__(self, record: str, reason: str, advice: str = REDOWNLOAD) -> None:
         self.record = str(record)
         self.reason = str(reason)
-        super().__init__(f"Cannot use record {self.record!r}: {self.reason}. "
-                         "Re-download the database, or pass on_error='skip' to leave such records out "
+        self.advice = str(advice)
+        super().__init__(f"Cannot use record {self.record!r}: {self.reason}. {self.advice}"
+                         f"{', or pass' if self.advice else 'Pass'} on_error='skip' to leave such records out "
                          "(they are listed in data.meta.attrs['skipped']).")
 
-    def __reduce__(self):  # keep pickling (multiprocessing) working with the two-argument init
-        return (type(self), (self.record, self.reason))
+    def __reduce__(self):  # keep pickling (multiprocessing) working with the three-argument init
+        return (type(self), (self.record, self.reason, self.advice))
 
 
 @dataclass
@@ -109,13 +117,19 @@ def read_record(path: str | Path, on_error: str = "raise", skipped: SkipReport |
                 name: str | None = None, **rdrecord_kw: Any) -> wfdb.Record | None:
     """Read a WFDB record (physical units, ``p_signal`` (T, leads) float64) with clear errors.
 
+    Records in the common formats (16, 212, 24, 32, 80, ... see :mod:`~erts_kit.data.wfdb_fast`) are
+    read by :func:`~erts_kit.data.wfdb_fast.rdrecord_fast` (same values as ``wfdb.rdrecord``, about
+    100x less overhead a record); other formats or header features, and any ``rdrecord_kw`` but
+    ``return_res``, go to ``wfdb.rdrecord``. :func:`record_engine` switches the fast reader off.
+
     Args:
         path: record path without extension (the ``.hea`` and its signal files must sit next to it).
         on_error: ``"raise"`` raises :class:`RecordReadError`; ``"skip"`` records the failure in
             ``skipped`` and returns None.
         skipped: where skipped records go (required with ``on_error="skip"``).
         name: how to name the record in messages (default: ``path``).
-        **rdrecord_kw: passed to ``wfdb.rdrecord`` (e.g. ``channels``, ``sampto``).
+        **rdrecord_kw: passed to ``wfdb.rdrecord`` (e.g. ``channels``, ``sampto``; ``return_res`` also
+            to the fast reader).
 
     Returns:
         The ``wfdb.Record``, or None when skipped.
@@ -140,12 +154,21 @@ def read_record(path: str | Path, on_error: str = "raise", skipped: SkipReport |
     if not path.with_name(path.name + ".hea").is_file():
         handle_error(RecordReadError(label, f"header file {path}.hea not found"), on_error, skipped)
         return None
+    rec: wfdb.Record | None = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # wfdb warns on odd header fields; we check what we use
-            rec = wfdb.rdrecord(str(path), physical=True, **rdrecord_kw)
+        if _ENGINE[-1] == "fast" and set(rdrecord_kw) <= {"return_res"}:
+            try:
+                rec = rdrecord_fast(path, **rdrecord_kw)
+            except FastReadUnsupported:
+                rec = None   # a format or header feature the fast reader leaves to wfdb
+        if rec is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # wfdb warns on odd header fields; we check what we use
+                rec = wfdb.rdrecord(str(path), physical=True, **rdrecord_kw)
     except FileNotFoundError as exc:
         err = RecordReadError(label, f"signal file missing ({exc.filename or exc})")
+    except SignalFileError as exc:
+        err = RecordReadError(label, str(exc))
     except Exception as exc:  # noqa: BLE001 - wfdb raises many types on corrupt files (ValueError, IndexError, ...)
         err = RecordReadError(label, f"unreadable ({type(exc).__name__}: {exc})")
     else:
@@ -157,6 +180,27 @@ def read_record(path: str | Path, on_error: str = "raise", skipped: SkipReport |
             return rec
     handle_error(err, on_error, skipped)
     return None
+
+
+@contextmanager
+def record_engine(engine: str) -> Iterator[None]:
+    """Read records with ``"fast"`` (:mod:`~erts_kit.data.wfdb_fast`, the default) or ``"wfdb"`` (``wfdb.rdrecord``).
+
+    Both give the same values; ``"wfdb"`` is there to compare (``benchmarks/bench_cache.py``).
+
+    Example:
+        >>> with record_engine("wfdb"):
+        ...     _ENGINE[-1]
+        'wfdb'
+        >>> _ENGINE[-1]
+        'fast'
+    """
+    check_choice("engine", engine, ("fast", "wfdb"))
+    _ENGINE.append(engine)
+    try:
+        yield
+    finally:
+        _ENGINE.pop()
 
 
 def read_annotation(path: str | Path, extension: str = "atr", on_error: str = "raise",
@@ -244,11 +288,15 @@ def prepare_signal(sig: np.ndarray, record: str, normalize: bool) -> tuple[np.nd
     bad = ~np.isfinite(sig)
     if bad.any():
         leads = sorted(set(np.nonzero(bad)[0].tolist()))
-        raise RecordReadError(record, f"{int(bad.sum())} NaN/inf sample value(s) in lead(s) {format_list(leads)}")
-    flat = flat_leads(sig)
+        raise RecordReadError(record, f"{int(bad.sum())} NaN/inf sample value(s) in lead(s) {format_list(leads)}",
+                              advice="")   # the data, not the file: a download gives the same
+    if normalize:   # z-scoring sets exactly the flat leads to zeros: one std pass, not two
+        out = zscore_per_lead(sig)
+        flat = ~out.any(axis=-1)
+    else:
+        out, flat = sig.astype(np.float32), flat_leads(sig)
     if flat.all():
-        raise RecordReadError(record, "every lead is flat (no signal)")
-    out = zscore_per_lead(sig) if normalize else sig.astype(np.float32)
+        raise RecordReadError(record, "every lead is flat (no signal)", advice="")
     return out, int(flat.sum())
 
 
