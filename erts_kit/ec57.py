@@ -34,9 +34,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["EC57_COUNTED", "EC57Report", "class_rates", "ec57_report"]
+__all__ = ["AAMI_BEAT_CLASSES", "EC57_COUNTED", "EC57Report", "class_rates", "default_counted", "ec57_report"]
 
 EC57_COUNTED: tuple[str, ...] = ("N", "S", "V", "F")
+AAMI_BEAT_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
+
+
+def default_counted(class_names: Sequence[str]) -> tuple[str, ...]:
+    """The classes a headline macro-F1 averages: N, S, V, F for the AAMI beat classes, else every class.
+
+    Example:
+        >>> default_counted(["N", "S", "V", "F", "Q"]), default_counted(["NORM", "MI"])
+        (('N', 'S', 'V', 'F'), ('NORM', 'MI'))
+    """
+    names = tuple(str(n) for n in class_names)
+    return EC57_COUNTED if sorted(names) == sorted(AAMI_BEAT_CLASSES) else names
 
 
 @dataclass(frozen=True)
