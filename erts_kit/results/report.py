@@ -37,7 +37,7 @@ import pandas as pd
 from .._atomic import atomic_write
 from ..viz.ecg import plot_ecg
 from .examples import Example
-from .tables import COLUMN_HELP, comparison_table, format_cell, markdown_table
+from .tables import COLUMN_HELP, comparison_table, confusion_tables, counted_note, format_cell, markdown_table, per_class_table
 
 __all__ = ["write_report"]
 
@@ -155,6 +155,25 @@ def _fig_examples(examples: Mapping[str, Sequence[Example]], path: Path) -> Path
 # --------------------------------------------------------------------------------------------------
 # the report
 # --------------------------------------------------------------------------------------------------
+def _class_blocks(results_df: pd.DataFrame, note: str | None) -> list[tuple[str, Any]]:
+    """The per-class section (EC57 rates, kept share after warm-up) and the summed confusion matrices."""
+    per_class = per_class_table(results_df)
+    if per_class.empty:
+        return []
+    blocks: list[tuple[str, Any]] = [
+        ("h2", "Per class (AAMI EC57 style, test split)"),
+        ("p", "Se: sensitivity TP/(TP+FN); +P: positive predictivity TP/(TP+FP); Sp: specificity; mean ± std over "
+              "seeds; – where undefined (a class absent from the test split has no Se, one never predicted no +P). "
+              "counted: whether the class enters the macro-F1" + (f" ({note})" if note else "") + ". kept after "
+              "warm-up: share of the class's training samples the policy trained on, from its first selection "
+              "epoch on (1 for full data)."),
+        ("table", per_class)]
+    for policy, cm in confusion_tables(results_df).items():
+        blocks += [("p", f"Confusion matrix of {policy} (test, summed over seeds; rows = true class, columns = "
+                         "predicted)"), ("table", cm.reset_index())]
+    return blocks
+
+
 def _figure_section(heading: str, text: str, image: Path, alt: str) -> list[tuple[str, Any]]:
     """Report blocks of one figure: a heading, the paragraph that says how to read it, the image."""
     return [("h2", heading), ("p", text), ("img", (image, alt))]
@@ -248,8 +267,10 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
     blocks: list[tuple[str, Any]] = [("h1", title)]
     if notes:
         blocks.append(("ul", list(notes)))
+    note = counted_note(results_df)
     blocks += [("h2", "Comparison"), ("table", table),
-               ("ul", [f"{k}: {v}" for k, v in COLUMN_HELP.items() if k in table.columns])]
+               ("ul", [f"{k}: {v}" for k, v in COLUMN_HELP.items() if k in table.columns] + ([note] if note else []))]
+    blocks += _class_blocks(results_df, note)
     cost = _fig_cost(histories, out / "fig_cost.png")
     if cost is not None:
         blocks += _figure_section(
