@@ -188,3 +188,19 @@ def test_no_stray_warning_from_a_full_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run(epochs=1)
+
+
+def test_a_log_written_before_the_floor_decision_still_loads(tmp_path):
+    from erts_kit.selection.log import _arrays_digest
+    log = SelectionLog()
+    log.add_arrays(0, [3, 1], decision=[Decision.KEPT, Decision.WARMUP])
+    members = {"version": np.int64(1), "decision_names": np.array([d.name for d in sorted(Decision)][:7]),
+               **log.arrays()}   # an older kit knew KEPT .. FULL only
+    members["sha256"] = np.array(_arrays_digest({k: np.asarray(v) for k, v in members.items()}))
+    np.savez_compressed(tmp_path / "old.npz", **members)
+    assert SelectionLog.load(tmp_path / "old.npz").to_dataframe()["decision"].tolist() == ["KEPT", "WARMUP"]
+    members["decision_names"] = np.array(["KEPT", "OTHER"])
+    members["sha256"] = np.array(_arrays_digest({k: np.asarray(v) for k, v in members.items() if k != "sha256"}))
+    np.savez_compressed(tmp_path / "bad.npz", **members)
+    with pytest.raises(ValueError, match="incompatible"):
+        SelectionLog.load(tmp_path / "bad.npz")
