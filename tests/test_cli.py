@@ -125,8 +125,10 @@ def test_demo_smoke_end_to_end(capsys, tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--smoke", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    rows = [ln for ln in printed.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]
+    first_table = printed.split("| policy", 1)[1].split("\n\n", 1)[0]   # the per-class table follows it
+    rows = [ln for ln in first_table.splitlines() if ln.startswith("| ")]
     assert [r.split(" | ")[0][2:] for r in rows] == ["full", "dbpd", "xai_dbpd"]
+    assert "per class (test split" in printed
     assert "SCALED" in printed
     for f in ("report.md", "report.html", "fig_cost.png", "fig_filter.png", "fig_examples.png", "results.csv"):
         assert (out / f).stat().st_size > 0, f
