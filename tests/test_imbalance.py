@@ -204,3 +204,58 @@ def test_a_log_written_before_the_floor_decision_still_loads(tmp_path):
     np.savez_compressed(tmp_path / "bad.npz", **members)
     with pytest.raises(ValueError, match="incompatible"):
         SelectionLog.load(tmp_path / "bad.npz")
+
+
+def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    import datetime
+    import json
+    from pathlib import Path
+
+    import torch.distributed as dist
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    data = tiny_data(n=96)
+    data.labels[data.splits["train"][:50]] = 0
+    drawn: list[int] = []
+
+    def rule(epoch, b):
+        drawn.extend(b.indices.tolist())
+        return b.y.cpu() == 0
+
+    keep_class_0 = LambdaPolicy(rule)
+    torch.manual_seed(0)
+    res = train(TinyNet(), data, keep_class_0, TrainConfig(epochs=1, batch_size=8, lr=1e-2, sampler="class_balanced"),
+                progress=False)
+    out = {"drawn": drawn}
+    if rank == 0:
+        out["kept_frac"] = [res.history["kept_frac_c0"].item(), res.history["kept_frac_c1"].item()]
+        out["log_rows"] = len(res.selection_log)
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(out))
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_class_balanced_sampler_under_ddp_splits_one_draw(tmp_path):
+    import json
+    import socket
+
+    import torch.distributed as dist
+    import torch.multiprocessing as mp
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available in this torch build")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    data = tiny_data(n=96)
+    data.labels[data.splits["train"][:50]] = 0
+    whole = ClassBalancedSampler(data.labels[data.splits["train"]], seed=42)
+    whole.set_epoch(0)
+    positions = list(whole)
+    train_idx = data.splits["train"]
+    assert r0["drawn"] == [int(train_idx[p]) for p in positions[0::2]]
+    assert r1["drawn"] == [int(train_idx[p]) for p in positions[1::2]]
+    assert r0["log_rows"] == len(positions)                         # gathered from both ranks
+    assert r0["kept_frac"] == [1.0, 0.0]                            # per-class sums reduced over ranks
