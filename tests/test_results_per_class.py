@@ -85,3 +85,14 @@ def test_floor_rows_with_a_focus_count_as_filter_candidates():
     meta = pd.DataFrame({"corrupted": [True, True, False, False]})
     r = filter_precision_recall(log, meta)
     assert r["n_candidates"] == 3 and r["base_rate"] == pytest.approx(2 / 3)
+
+
+def test_report_plots_the_kept_share_per_class(tmp_path):
+    df = pd.DataFrame({"policy": ["full", "dbpd"], "seed": [0, 0], "macro_f1": [0.5, 0.4]})
+    h_full = pd.DataFrame({"epoch": [0, 1], "val_macro_f1": [0.3, 0.5], "effective_epochs": [1.0, 2.0],
+                           "kept_frac_N": [1.0, 1.0], "kept_frac_Q": [1.0, 1.0]})
+    md = write_report(df, {"full_seed0": h_full}, tmp_path / "a").read_text()
+    assert "fig_kept_by_class.png" not in md        # full data only: nothing dropped, no figure
+    h_dbpd = h_full.assign(kept_frac_N=[1.0, 0.1], kept_frac_Q=[1.0, 0.0])
+    md = write_report(df, {"full_seed0": h_full, "dbpd_seed0": h_dbpd}, tmp_path / "b").read_text()
+    assert "fig_kept_by_class.png" in md and (tmp_path / "b" / "fig_kept_by_class.png").stat().st_size > 0

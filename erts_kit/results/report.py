@@ -10,6 +10,8 @@ into ``out_dir``:
   compute-equivalent epochs (scoring + Grad-CAM counted), one line per run;
 - ``fig_filter.png``: share of the ERTS filter's candidates dropped for low focus, per kind of sample
   (clean, flipped label, each artefact), when the data has ground truth;
+- ``fig_kept_by_class.png``: the share of each class's samples trained on per epoch, per policy (when
+  some policy drops samples);
 - ``fig_examples.png``: kept vs dropped samples with their Grad-CAM map under the trace.
 
 Example:
@@ -124,6 +126,30 @@ def _fig_filter(results_df: pd.DataFrame, path: Path, column: str = "filter_by_k
     ax.set_title(title, fontsize=9, loc="left")
     _save_png(fig, path, dpi=110)
     plt.close(fig)
+    return path
+
+
+def _fig_kept_by_class(histories: Mapping[str, pd.DataFrame], path: Path) -> Path | None:
+    """One panel per policy (its first run): the share of each class's samples trained on, per epoch."""
+    import matplotlib.pyplot as plt
+    first: dict[str, pd.DataFrame] = {}
+    for run, h in histories.items():
+        if any(str(c).startswith("kept_frac_") for c in h.columns):
+            first.setdefault(_policy_of(run), h)
+    if not first or all((h.filter(like="kept_frac_").fillna(1.0) == 1.0).all().all() for h in first.values()):
+        return None   # every class always kept in full (full data only): nothing to show
+    fig, axes = plt.subplots(1, len(first), figsize=(4 * len(first), 3.2), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, (pol, h) in zip(axes[0], first.items()):
+        for col in [c for c in h.columns if str(c).startswith("kept_frac_")]:
+            ax.plot(h["epoch"], h[col], "o-", ms=3, lw=1.2, label=str(col)[len("kept_frac_"):])
+        ax.set_title(pol, fontsize=9)
+        ax.set_xlabel("epoch (from 0)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("share of the class's samples\ntrained on")
+    axes[0][-1].legend(title="class", fontsize=7)
+    _save_png(fig, path, dpi=110)
     return path
 
 
@@ -298,6 +324,14 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
             "that is fair to every class drops them at similar rates; the label says whether the class's evidence "
             "is local (one beat) or diffuse (every beat).",
             by_class, "drop rate of clean candidates by true class")
+    kept = _fig_kept_by_class(histories, out / "fig_kept_by_class.png")
+    if kept is not None:
+        blocks += _figure_section(
+            "Which classes the policy trains on",
+            "Share of each class's training samples that got a training step, per epoch (first seed of each policy). "
+            "A policy that drops a minority class far more often than the majority changes the class mix the "
+            "model learns from; class_floor sets a lower bound on each class's share of a batch.",
+            kept, "kept share per class and epoch")
     ex = _fig_examples(examples or {}, out / "fig_examples.png")
     if ex is not None:
         blocks += _figure_section(
