@@ -112,6 +112,7 @@ def test_paper_config_reproduces_the_reference_setup():
     cfg = cli._experiment_config(s)
     assert (cfg.loss_for("full"), cfg.loss_for("dbpd"), cfg.loss_for("xai_dbpd")) == ("ce", "cb_ce", "cb_ce")
     assert (cfg.warm_up, cfg.cam_start, cfg.phi, cfg.tau, s["epochs"]) == (5, 3, 0.7, 0.3, 9)
+    assert cfg.cb_max_weight_ratio is None   # the reference does not cap cb_ce's weights
 
 
 def test_demo_schedule_is_scaled_so_the_filter_runs():

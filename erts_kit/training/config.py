@@ -111,13 +111,15 @@ class TrainConfig:
 
 
 def paper_config(**overrides: Any) -> TrainConfig:
-    """The ERTS reference set-up: AdamW 3e-4, wd 0.01, StepLR 0.98, batch 32, seed 42, 100 epochs, cb_ce.
+    """The ERTS reference set-up: AdamW 3e-4, wd 0.01, StepLR 0.98, batch 32, seed 42, 100 epochs, cb_ce
+    with uncapped class weights (``cb_max_weight_ratio=None``, as the reference code).
 
     Example:
-        >>> c = paper_config(epochs=3); (c.epochs, c.loss, c.lr, c.lr_gamma)
-        (3, 'cb_ce', 0.0003, 0.98)
+        >>> c = paper_config(epochs=3); (c.epochs, c.loss, c.lr, c.lr_gamma, c.cb_max_weight_ratio)
+        (3, 'cb_ce', 0.0003, 0.98, None)
     """
-    base = dict(epochs=100, batch_size=32, lr=3e-4, weight_decay=0.01, lr_gamma=0.98, seed=42, loss="cb_ce")
+    base = dict(epochs=100, batch_size=32, lr=3e-4, weight_decay=0.01, lr_gamma=0.98, seed=42, loss="cb_ce",
+                cb_max_weight_ratio=None)
     return TrainConfig(**{**base, **overrides})
 
 
