@@ -97,7 +97,7 @@ def epoch_row(state: RunState, epoch: int, lr: float, sums: torch.Tensor, n_trai
            "kept": int(sums[2]), "kept_frac": float(sums[2] / max(sums[3], 1)),
            "kept_cum": kept_total, "effective_epochs": kept_total / n_train}
     n_cls = len(state.class_names)
-    for c, name in enumerate(state.class_names[:(len(sums) - 4) // 2]):
+    for c, name in enumerate(state.class_names):
         seen = float(sums[4 + n_cls + c])
         row[f"kept_frac_{name}"] = float(sums[4 + c]) / seen if seen else float("nan")
     return row
