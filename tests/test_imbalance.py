@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_train import LambdaPolicy, TinyNet, cfg, run, tiny_data
 
 from erts_kit.selection.base import Decision
 from erts_kit.selection.log import SelectionLog
@@ -14,10 +15,11 @@ from erts_kit.training import TrainConfig, train
 from erts_kit.training.checkpoint import load_checkpoint, save_checkpoint
 from erts_kit.training.config import comparable_config
 from erts_kit.training.losses import class_balanced_weights, make_loss
-from erts_kit.training.sampling import ClassBalancedSampler, class_balanced_sample_weights
+from erts_kit.training.sampling import (
+    ClassBalancedSampler,
+    class_balanced_sample_weights,
+)
 from erts_kit.training.state import build_run_state
-
-from test_train import LambdaPolicy, TinyNet, cfg, run, tiny_data
 
 
 # ---- sampler -----------------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ DS1 = [45844, 944, 3788, 414, 8]   # N, S, V, F, Q beats of the 22 DS1 records (
 def test_cb_weight_cap_clips_only_the_heaviest_class():
     free = class_balanced_weights(DS1)
     capped = class_balanced_weights(DS1, max_ratio=50.0)
-    ratio = lambda w: (w / w[0]).numpy()  # noqa: E731
+    ratio = lambda w: (w / w[0]).numpy()
     assert ratio(free)[4] > 1000                     # Q: ~1,240x an N beat uncapped
     assert ratio(capped)[4] == pytest.approx(50.0, rel=1e-5)
     assert ratio(capped)[:4] == pytest.approx(ratio(free)[:4], rel=1e-5)   # S, V, F untouched

@@ -5,14 +5,13 @@ import warnings
 
 import pytest
 import torch
+from test_policies import StandInScorer, batch, decisions
+from test_train import run
 
 from erts_kit.selection import make_policy
 from erts_kit.selection.base import Decision
 from erts_kit.selection.policies.common import class_floor_pick
 from erts_kit.training import ScheduleWarning
-
-from test_policies import StandInScorer, batch, decisions
-from test_train import run
 
 D = Decision
 # DBPD(tau=0.3) on test_policies' P = [.9, .1, .2, .9, .0, .25, .9, .05] keeps 1, 2, 4, 5, 7

@@ -25,7 +25,6 @@ def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, note
     Raises:
         ValueError: the first ERTS run's ``selection_log.npz`` is damaged (the message names it and the fix).
     """
-    from ..results.tables import counted_note, per_class_table
     from ..results import (
         comparison_table,
         filter_table,
@@ -35,6 +34,7 @@ def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, note
         run_name,
         write_report,
     )
+    from ..results.tables import counted_note, per_class_table
     table = comparison_table(df)
     examples, ftab = None, None
     xai = df[df["policy"].astype(str).str.startswith("xai_")]

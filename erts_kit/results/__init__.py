@@ -34,7 +34,7 @@ from .tables import (
 __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
     "RESULT_COLUMNS", "Example", "ExperimentConfig", "build_policy", "compare_with_published", "comparison_table",
-    "confusion_tables", "per_class_table",
-    "filter_precision_recall", "filter_table", "load_histories", "markdown_table", "pick_examples", "plan_grid",
+    "confusion_tables", "filter_precision_recall", "filter_table", "load_histories", "markdown_table",
+    "per_class_table", "pick_examples", "plan_grid",
     "published_results", "run_grid", "run_name", "summarise", "write_report",
 ]

@@ -39,7 +39,15 @@ import pandas as pd
 from .._atomic import atomic_write
 from ..viz.ecg import plot_ecg
 from .examples import Example
-from .tables import COLUMN_HELP, comparison_table, confusion_tables, counted_note, format_cell, markdown_table, per_class_table
+from .tables import (
+    COLUMN_HELP,
+    comparison_table,
+    confusion_tables,
+    counted_note,
+    format_cell,
+    markdown_table,
+    per_class_table,
+)
 
 __all__ = ["write_report"]
 
