@@ -84,6 +84,7 @@ def _no_schedule_warning():
     return ctx
 
 
+@pytest.mark.filterwarnings("ignore:The best checkpoint:erts_kit.training.ScheduleWarning")
 def test_warns_when_a_run_never_reaches_its_filter_epoch():
     with pytest.warns(ScheduleWarning, match="never filters") as rec:
         run(policy=make_policy("xai_dbpd"), epochs=3)   # filter from epoch 8
