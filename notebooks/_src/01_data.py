@@ -52,9 +52,9 @@ DEMO_SECONDS = 30 if SMOKE else 120    # length of each record of the tiny MIT-B
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="01_data")
+P = erts_kit.course.params.check_params(globals(), notebook="01_data")
 
 # %% [markdown]
 # ## Imports

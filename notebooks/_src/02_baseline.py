@@ -2,7 +2,7 @@
 # # 02 · A full-data baseline
 #
 # **What you will learn**
-# - how to train an ECG classifier with one call, `erts_kit.train.train`, on a GPU when there is one;
+# - how to train an ECG classifier with one call, `erts_kit.training.train`, on a GPU when there is one;
 # - how to read the per-epoch history (losses, validation macro-F1, time, effective epochs);
 # - how to judge the result beyond one number: learning curves, confusion matrix and per-class F1.
 #
@@ -52,9 +52,9 @@ N_SAMPLES = (240 if SMOKE else 4000) if N_SAMPLES is None else N_SAMPLES
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and picks the device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="02_baseline")
+P = erts_kit.course.params.check_params(globals(), notebook="02_baseline")
 
 # %% [markdown]
 # ## Imports
@@ -70,7 +70,7 @@ from erts_kit.data import load_dataset
 from erts_kit.metrics import compute_metrics, metrics_table
 from erts_kit.models import build_model, model_info
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, evaluate, train
+from erts_kit.training import TrainConfig, evaluate, train
 
 # %% [markdown]
 # ## Data

@@ -54,9 +54,9 @@ N_EXPLAIN = (16 if SMOKE else 256) if N_EXPLAIN is None else N_EXPLAIN
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and picks the device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="03_gradcam")
+P = erts_kit.course.params.check_params(globals(), notebook="03_gradcam")
 assert DATASET == "synthetic", "03_gradcam needs DATASET = 'synthetic': it compares maps with the evidence mask"
 assert MODEL in ("small_cnn", "resnet1d_wang", "inception1d"), "03_gradcam draws 1-D maps: choose a 1-D MODEL"
 
@@ -79,7 +79,7 @@ from erts_kit.explain import gradcam
 from erts_kit.explain.groundtruth import evidence_overlap
 from erts_kit.models import build_model
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 from erts_kit.viz.ecg import plot_ecg, plot_ecg_grid
 
 # %% [markdown]

@@ -56,9 +56,9 @@ N_SAMPLES = (240 if SMOKE else 3000) if N_SAMPLES is None else N_SAMPLES
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and picks the device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="04_focus")
+P = erts_kit.course.params.check_params(globals(), notebook="04_focus")
 assert DATASET == "synthetic", "04_focus needs DATASET = 'synthetic': it uses the evidence mask and corruption flags"
 assert EARLY_EPOCHS < EPOCHS, f"EARLY_EPOCHS ({EARLY_EPOCHS}) must be below EPOCHS ({EPOCHS}) to study two points"
 
@@ -82,7 +82,7 @@ from erts_kit.explain import FOCUS_SCORES, focus_score
 from erts_kit.explain.groundtruth import ground_truth_study
 from erts_kit.models import build_model
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, load_checkpoint, train
+from erts_kit.training import TrainConfig, load_checkpoint, train
 from erts_kit.viz.explain import plot_focus_hist, plot_separation
 
 # %% [markdown]

@@ -62,9 +62,9 @@ DURATION_S = (5.0 if SMOKE else 10.0) if DURATION_S is None else DURATION_S
 # picks the device (a GPU when there is one: the line below says which).
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="05_pdd")
+P = erts_kit.course.params.check_params(globals(), notebook="05_pdd")
 
 # %% [markdown]
 # ## Imports
@@ -80,7 +80,7 @@ import torch
 from erts_kit.data import load_dataset
 from erts_kit.models import build_model
 from erts_kit.selection import dbpd_candidates, make_policy, paper_policy, smrd_pick, srd_count
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 # %% [markdown]
 # # Part 1 — the idea

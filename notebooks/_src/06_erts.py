@@ -70,9 +70,9 @@ COMPARE = (["full", BASE, POLICY] if SMOKE else ALL_POLICIES) if COMPARE is None
 # picks the device (a GPU when there is one: the line below says which).
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="06_erts")
+P = erts_kit.course.params.check_params(globals(), notebook="06_erts")
 if not POLICY.startswith("xai_") or BASE not in COMPARE or POLICY not in COMPARE:
     raise ValueError(f"Notebook parameter POLICY/COMPARE: expected an ERTS policy ('xai_dbpd', 'xai_smrd', 'xai_srd') "
                      f"compared with its PDD base, got POLICY={POLICY!r}, COMPARE={COMPARE!r}.")
@@ -89,11 +89,11 @@ import pandas as pd
 import torch
 
 from erts_kit.data import load_dataset
-from erts_kit.experiments import build_policy, filter_precision_recall, filter_table
+from erts_kit.results import build_policy, filter_precision_recall, filter_table
 from erts_kit.explain import FOCUS_SCORES, focus_score
 from erts_kit.models import build_model
 from erts_kit.selection import erts_filter
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 # %% [markdown]
 # # Part 1 — the filter
@@ -227,7 +227,7 @@ decisions.loc[:, decisions.sum() > 0]
 # truth: this part runs on the synthetic set only.
 #
 # ## Precision and recall of the focus filter
-# Computed from the ERTS run's selection log and `data.meta` by `erts_kit.experiments.filter_precision_recall`.
+# Computed from the ERTS run's selection log and `data.meta` by `erts_kit.results.filter_precision_recall`.
 
 # %%
 has_truth = data.meta is not None and "corrupted" in data.meta.columns

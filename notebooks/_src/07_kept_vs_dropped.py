@@ -65,9 +65,9 @@ DURATION_S = (5.0 if SMOKE else 10.0) if DURATION_S is None else DURATION_S
 # picks the device (a GPU when there is one: the line below says which).
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="07_kept_vs_dropped")
+P = erts_kit.course.params.check_params(globals(), notebook="07_kept_vs_dropped")
 
 # %% [markdown]
 # ## Imports
@@ -81,10 +81,10 @@ import pandas as pd
 from IPython.display import display
 
 from erts_kit.data import load_dataset
-from erts_kit.experiments import build_policy
+from erts_kit.results import build_policy
 from erts_kit.models import build_model
 from erts_kit.selection import SelectionLog
-from erts_kit.train import TrainConfig, load_checkpoint, train
+from erts_kit.training import TrainConfig, load_checkpoint, train
 from erts_kit.viz import raise_widget_errors
 from erts_kit.viz.widgets import (kept_vs_dropped_explorer, pick_pair, render_pair, threshold_explorer,
                                   would_keep_counts)
@@ -201,4 +201,4 @@ print("every widget callback ran without error")
 # - `-p EPOCHS 20`: more filter epochs; does the share of corrupted samples among the dropped ones change over time?
 # - `-p LABEL_FLIP_RATE 0.3`: browse the flipped samples with the decision filter set to DROPPED_LOW_FOCUS.
 # - `-p POLICY xai_srd`: SRD logs no `p_true` of its own before the filter; what does the threshold explorer show?
-# - Train a run with `erts_kit.experiments.run_grid` and open it here with `-p RUN_DIR <its run folder>`.
+# - Train a run with `erts_kit.results.run_grid` and open it here with `-p RUN_DIR <its run folder>`.

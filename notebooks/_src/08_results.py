@@ -4,7 +4,7 @@
 # **What you will learn**
 # - what the ERTS paper publishes: macro-F1 and effective epochs (EE) of its best PDD variant and of ERTS, on
 #   PTB-XL, CPSC 2018 and Georgia with three 2-D backbones;
-# - how to run a resumable grid of policies × seeds with `erts_kit.experiments.run_grid`, on the synthetic set
+# - how to run a resumable grid of policies × seeds with `erts_kit.results.run_grid`, on the synthetic set
 #   (and on a real database when you have one), over one or several backbones;
 # - how to read the results with both cost measures, EE as published and compute-equivalent epochs, and how to
 #   put them in the paper's form, side by side with its table;
@@ -74,9 +74,9 @@ BACKBONES = ([MODEL] if SMOKE else [MODEL, "resnet1d_wang"]) if BACKBONES is Non
 # picks the device (a GPU when there is one: the line below says which). `run_grid` checks the grid itself.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="08_results")
+P = erts_kit.course.params.check_params(globals(), notebook="08_results")
 
 # %% [markdown]
 # ## Imports
@@ -91,9 +91,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from erts_kit.data import load_dataset
-from erts_kit.experiments import load_histories, run_grid, summarise
-from erts_kit.paper import ERTS_CITATION, compare_with_published, published_results
-from erts_kit.report import write_report
+from erts_kit.results import load_histories, run_grid, summarise
+from erts_kit.results.paper import ERTS_CITATION, compare_with_published, published_results
+from erts_kit.results import write_report
 
 # %% [markdown]
 # # Part 1 — what the paper publishes
@@ -101,7 +101,7 @@ from erts_kit.report import write_report
 # scratch, 100 epochs). No compute-equivalent cost, no wall-clock.
 #
 # ## The published table
-# `ee_saving` is ERTS's relative EE reduction over the best PDD variant (`erts_kit.paper.published_results`).
+# `ee_saving` is ERTS's relative EE reduction over the best PDD variant (`erts_kit.results.paper.published_results`).
 
 # %%
 print(ERTS_CITATION)
@@ -194,7 +194,7 @@ phases.fillna(0).rename(columns=lambda c: c.removeprefix("seconds_")).round(2)
 
 # %% [markdown]
 # ## A report to share
-# `erts_kit.report.write_report` turns the first grid into `report.md` + `report.html` (figures embedded): the
+# `erts_kit.results.write_report` turns the first grid into `report.md` + `report.html` (figures embedded): the
 # comparison table, macro-F1 against both costs per epoch, and the focus filter's ground truth.
 
 # %%
