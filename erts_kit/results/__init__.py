@@ -5,7 +5,8 @@
 - :mod:`.tables`: mean ± std over seeds, the comparison table, Markdown;
 - :mod:`.examples`: kept and dropped samples with their Grad-CAM maps;
 - :mod:`.report`: a Markdown + HTML report with figures;
-- :mod:`.paper`: the published ERTS results beside the kit's.
+- :mod:`.paper`: the published ERTS results beside the kit's;
+- :mod:`.run_folder`: a run folder's files; :func:`open_run` refuses a run trained on other data.
 """
 from .examples import Example, pick_examples
 from .filters import filter_precision_recall, filter_table
@@ -20,11 +21,12 @@ from .paper import (
     published_results,
 )
 from .report import write_report
+from .run_folder import DataMismatch, open_run
 from .tables import COLUMN_HELP, comparison_table, load_histories, markdown_table, summarise
 
 __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
-    "RESULT_COLUMNS", "Example", "ExperimentConfig", "build_policy", "compare_with_published", "comparison_table",
-    "filter_precision_recall", "filter_table", "load_histories", "markdown_table", "pick_examples", "plan_grid",
+    "RESULT_COLUMNS", "DataMismatch", "Example", "ExperimentConfig", "build_policy", "compare_with_published", "comparison_table",
+    "filter_precision_recall", "filter_table", "load_histories", "markdown_table", "open_run", "pick_examples", "plan_grid",
     "published_results", "run_grid", "run_name", "summarise", "write_report",
 ]

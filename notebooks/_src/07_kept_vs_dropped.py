@@ -106,8 +106,9 @@ print(data.describe())
 # %%
 model = build_model(MODEL, data.n_leads, data.n_classes)
 if RUN_DIR:
-    log = SelectionLog.load(Path(RUN_DIR) / "selection_log.npz")
-    model.load_state_dict(load_checkpoint(Path(RUN_DIR) / "best.pt")["model"])
+    from erts_kit.results import open_run
+    log, best = open_run(RUN_DIR, data)  # an error naming both datasets if the run was trained on other data
+    model.load_state_dict(best["model"])
 else:
     policy = build_policy(POLICY, dict(tau=TAU, phi=PHI, warm_up=WARM_UP, cam_start=CAM_START), seed=SEED)
     result = train(model, data, policy, TrainConfig(epochs=EPOCHS, seed=SEED, device=DEVICE), progress=not SMOKE)
