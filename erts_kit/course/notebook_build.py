@@ -7,9 +7,8 @@ only what the series needs: cell tags, a Python 3 kernelspec, deterministic cell
 outputs. :func:`notebook_to_source` is the inverse, so a notebook edited in Jupyter can be written back
 to its source. Every ``NN_*.py`` of the folder is picked up, new notebooks included.
 
-Command line (``python notebooks/_src/build.py`` runs the same)::
-
-    python -m erts_kit.course.notebook_build [--check] [--to-source] [names...]
+Command line: ``python notebooks/_src/build.py [--check] [--to-source] [--pin [REF]] [names...]``
+(:mod:`erts_kit.course.build_cli`).
 
 Example:
     >>> nb = source_to_notebook('# %% tags=["parameters"]\\nSMOKE = False\\n', "09_demo")
@@ -20,15 +19,13 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-__all__ = ["SOURCE_GLOB", "build", "notebook_text", "notebook_to_source", "source_to_notebook", "main"]
+__all__ = ["SOURCE_GLOB", "build", "notebook_text", "notebook_to_source", "source_to_notebook"]
 
 SOURCE_GLOB = "[0-9][0-9]_*.py"
 FORMAT = "py:percent"
@@ -130,37 +127,3 @@ def build(src_dir: Path = DEFAULT_SRC, names: Sequence[str] = (), check: bool = 
             dest.write_text(text, encoding="utf-8")
             done.append(dest.name)
     return done
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: build the notebooks, check them (exit 1 when out of date), or write sources back.
-
-    Example:
-        >>> main(["--check", "no_such_notebook"])  # doctest: +ELLIPSIS
-        error: No source matches ['no_such_notebook']...
-        2
-    """
-    ap = argparse.ArgumentParser(prog="python notebooks/_src/build.py",
-                                 description="Build notebooks/NN_name.ipynb from notebooks/_src/NN_name.py (jupytext percent format).")
-    ap.add_argument("names", nargs="*", help="sources by name or prefix (default: every NN_*.py)")
-    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook differs from its source")
-    ap.add_argument("--to-source", action="store_true", help="the reverse: rewrite sources from their notebooks")
-    ap.add_argument("--src", default=str(DEFAULT_SRC), help="folder of the sources (default: notebooks/_src)")
-    args = ap.parse_args(argv)
-    try:
-        done = build(Path(args.src), args.names, check=args.check, to_source=args.to_source)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}")
-        return 2
-    if args.check:
-        if done:
-            print("out of date (run python notebooks/_src/build.py):", ", ".join(done))
-            return 1
-        return 0
-    for name in done:
-        print(f"wrote {name}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
