@@ -61,8 +61,8 @@ def notebook_text(src: Path) -> str:
         >>> import tempfile
         >>> src = Path(tempfile.mkdtemp()) / "01_demo.py"
         >>> _ = src.write_text("# %%\\nprint(1)\\n")
-        >>> '"source": "print(1)"' in notebook_text(src)
-        True
+        >>> nbformat.reads(notebook_text(src), as_version=4).cells[0].source
+        'print(1)'
     """
     return nbformat.writes(source_to_notebook(src.read_text(encoding="utf-8"), src.stem)) + "\n"
 
