@@ -9,7 +9,12 @@ import pytest
 from _nbutil import NOTEBOOK_DIR, ROOT
 
 from erts_kit.course.build_cli import main
-from erts_kit.course.notebook_build import build, notebook_text, notebook_to_source, source_to_notebook
+from erts_kit.course.notebook_build import (
+    build,
+    notebook_text,
+    notebook_to_source,
+    source_to_notebook,
+)
 
 SOURCES = sorted((NOTEBOOK_DIR / "_src").glob("[0-9][0-9]_*.py"))
 

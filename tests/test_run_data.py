@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from erts_kit.data import load_dataset
-from erts_kit.data.identity import DATA_FILE, DataMismatch, check_run_data, data_fingerprint, read_run_data
+from erts_kit.data.identity import (
+    DATA_FILE,
+    DataMismatch,
+    check_run_data,
+    data_fingerprint,
+    read_run_data,
+)
 from erts_kit.models import build_model
 from erts_kit.results import open_run, pick_examples, run_grid
 from erts_kit.training import TrainConfig, train

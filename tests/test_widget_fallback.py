@@ -10,7 +10,11 @@ from IPython.core.pylabtools import select_figure_formats
 from IPython.utils.capture import capture_output
 
 from erts_kit.data.dataset import ECGData
-from erts_kit.viz.widgets import STATIC_ENV, kept_vs_dropped_explorer, threshold_explorer
+from erts_kit.viz.widgets import (
+    STATIC_ENV,
+    kept_vs_dropped_explorer,
+    threshold_explorer,
+)
 
 matplotlib.use("Agg")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

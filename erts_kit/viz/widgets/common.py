@@ -10,10 +10,9 @@ The underscored helpers are for the explorer modules of this package only.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
-
-import os
 
 import ipywidgets
 import numpy as np
