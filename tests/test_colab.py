@@ -37,7 +37,8 @@ def test_the_pin_is_a_tag_or_commit_and_readme_badges_follow_it():
     colab.check_pinned_ref(colab.PINNED_REF)
     readme = (NOTEBOOK_DIR / "README.md").read_text()
     for path in NOTEBOOKS:
-        assert colab.badge(colab.REPOSITORY, colab.PINNED_REF, path.stem) in readme, path.stem
+        assert colab.badge(colab.REPOSITORY, colab.PINNED_REF, path.stem) in readme, \
+            f"notebooks/README.md: the table needs a row for {path.stem} with its Open-in-Colab badge"
 
 
 def test_pin_rewrites_setup_cell_badge_and_readme_and_refuses_a_branch(tmp_path):

@@ -3,6 +3,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/03_gradcam.ipynb)
 #
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 94 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - what Grad-CAM computes on a 1-D ECG network, and the one Captum call that gives it;
 # - how to read a map over one lead and over the 12-lead grid, next to where the evidence really is;

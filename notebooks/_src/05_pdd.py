@@ -3,6 +3,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/05_pdd.ipynb)
 #
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 99 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - the idea of Progressive Data Dropout (PDD): batch by batch, only some samples get a gradient update;
 # - its three variants — DBPD (difficulty-based), SMRD (schedule-matched random), SRD (scalar random) —
