@@ -1,4 +1,4 @@
-"""The ``erts-kit`` command: demo, train, compare, download, notebooks.
+"""The ``erts-kit`` command: demo, train, compare, download, notebooks, gallery.
 
 - ``erts-kit demo``: Full vs DBPD vs ERTS on the synthetic benchmark (flipped labels and artefacts
   in train, so the focus filter has something to find), a comparison table and a report, offline,
@@ -8,6 +8,7 @@
   ERTS reference set-up). Resumable: rerun the same command after an interruption.
 - ``erts-kit download ptbxl|mitbih``: fetch a PhysioNet database (resumable, checksum-verified).
 - ``erts-kit notebooks ...``: execute the notebook series with papermill (``erts_kit.course.runner``).
+- ``erts-kit gallery [--smoke] [--out DIR]``: execute the series and render it as HTML (``erts_kit.course.gallery``).
 
 User errors (unknown names, impossible settings, missing data, damaged input files) print one
 line and exit with code 2, before any training starts where they can be known then; failures while
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_download)
     sub.add_parser("notebooks", add_help=False, help="run the notebook series with papermill "
                                                       "(options: erts-kit notebooks --help)")
+    sub.add_parser("gallery", add_help=False, help="execute the series and render it as HTML "
+                                                    "(options: erts-kit gallery --help)")
     return ap
 
 
@@ -371,6 +374,11 @@ def _cmd_notebooks(argv: Sequence[str]) -> int:
     return int(notebooks.main(list(argv)) or 0)
 
 
+def _cmd_gallery(argv: Sequence[str]) -> int:
+    from ..course import gallery
+    return int(gallery.main(list(argv)) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``erts-kit`` command line; return the exit code (2: bad input, 1: a failure, 130: Ctrl-C).
 
@@ -384,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "notebooks":
             return _cmd_notebooks(argv[1:])
+        if argv and argv[0] == "gallery":
+            return _cmd_gallery(argv[1:])
         args = build_parser().parse_args(argv)
         return int(args.func(args, _explicit(argv)))
     except KeyboardInterrupt:

@@ -102,11 +102,13 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kw: Any) -> EC
         ValueError: Unknown dataset 'ptb': expected one of 'synthetic', 'ptbxl', 'cinc', 'mitbih'.
     """
     check_choice("dataset", name, DATASETS)
+    settings = {"dataset": name, **kw}
     if name == "synthetic":
         normalize = kw.pop("normalize", True)
         data = make_synthetic(**kw)
         if normalize:
             data.signals = zscore_per_lead(data.signals)
+        data.load_settings = settings  # recorded by run folders (erts_kit.data.identity)
         return data
     root = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIRS[name]).expanduser()
     problem = _missing(name, root)
@@ -115,4 +117,6 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kw: Any) -> EC
                                 f"{_HOW_TO_GET[name].format(d=root)}; or pass --data-dir / data_dir= "
                                 "pointing at the folder that holds it.")
     reader = {"ptbxl": load_ptbxl, "cinc": load_cinc2020, "mitbih": load_mitbih}[name]
-    return reader(root, **kw)
+    data = reader(root, **kw)
+    data.load_settings = {**settings, "data_dir": str(root)}
+    return data

@@ -9,6 +9,7 @@
 - :mod:`.paper`: the published ERTS results beside the kit's;
 - :mod:`.verdict`: EE, compute-equivalent epochs and wall-clock reconciled, the filter against chance;
 - :mod:`.banner`: the "smoke: mechanics only" banner and claims checked against the numbers.
+- :mod:`.run_folder`: a run folder's files; :func:`open_run` refuses a run trained on other data.
 """
 from .banner import SMOKE_TEXT, ClaimFailed, check_claim, mark_smoke, show_smoke_banner, smoke_banner
 from .examples import Example, pick_examples
@@ -24,6 +25,7 @@ from .paper import (
     published_results,
 )
 from .report import write_report
+from .run_folder import DataMismatch, open_run
 from .tables import (
     COLUMN_HELP,
     comparison_table,
@@ -36,10 +38,11 @@ from .tables import (
 from .verdict import COST_COLUMNS, Verdict, beat_chance, cost_table, grid_verdicts, verdict
 
 __all__ = [
-    "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "SMOKE_TEXT", "ClaimFailed", "Verdict",
-    "beat_chance", "check_claim", "cost_table", "grid_verdicts", "mark_smoke", "show_smoke_banner", "smoke_banner", "verdict", "ERTS_CITATION", "PDD_CITATION", "PUBLISHED_RESULTS",
-    "RESULT_COLUMNS", "Example", "ExperimentConfig", "build_policy", "compare_with_published", "comparison_table",
-    "confusion_tables", "filter_precision_recall", "filter_table", "load_histories", "markdown_table",
-    "per_class_table", "pick_examples", "plan_grid",
+    "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "ERTS_CITATION", "PDD_CITATION",
+    "PUBLISHED_RESULTS", "RESULT_COLUMNS", "SMOKE_TEXT", "ClaimFailed", "DataMismatch", "Example", "ExperimentConfig",
+    "Verdict", "beat_chance", "build_policy", "check_claim", "compare_with_published", "comparison_table",
+    "confusion_tables", "cost_table", "filter_precision_recall", "filter_table", "grid_verdicts", "load_histories",
+    "mark_smoke", "markdown_table", "open_run", "per_class_table", "pick_examples", "plan_grid",
+    "show_smoke_banner", "smoke_banner", "verdict",
     "published_results", "run_grid", "run_name", "summarise", "write_report",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +18,8 @@ import torch
 from ..data import ECGData
 from ..explain import gradcam
 from ..models import build_model
-from ..selection import SelectionLog
-from ..training.checkpoint import load_checkpoint
 from .filters import FILTERED, decision_names
+from .run_folder import open_run
 
 __all__ = ["Example", "pick_examples"]
 
@@ -48,9 +46,13 @@ def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int 
     Returns:
         ``{"kept": [Example...], "dropped": [Example...]}`` (:class:`Example`); empty
         lists if the run has no filter epoch.
+
+    Raises:
+        erts_kit.data.identity.DataMismatch: the run was trained on other data than ``data``.
+        FileNotFoundError: ``run_dir`` lacks ``selection_log.npz`` or ``best.pt``.
     """
-    run_dir = Path(run_dir)
-    log = SelectionLog.load(run_dir / "selection_log.npz").to_dataframe()
+    log_obj, best = open_run(run_dir, data)   # refuses a run trained on other data
+    log = log_obj.to_dataframe()
     dec = decision_names(log["decision"])
     filt = log[np.isin(dec, FILTERED)]
     if filt.empty:
@@ -61,7 +63,7 @@ def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int 
     kept = ep[np.isin(ep_dec, ("KEPT", "RESCUED")) & ep["focus"].notna()].sort_values("combined", ascending=False)
     dropped = ep[ep_dec == "DROPPED_LOW_FOCUS"].sort_values("combined")
     net = build_model(model, data.n_leads, data.n_classes, **dict(model_kwargs or {}))
-    net.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    net.load_state_dict(best["model"])
     net.eval()
     lead = (1 if data.n_leads > 1 else 0) if lead is None else lead
     out: dict[str, list] = {}

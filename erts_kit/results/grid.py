@@ -51,6 +51,7 @@ from .class_stats import class_columns
 from .filters import filter_precision_recall
 from .run_folder import RunMismatch
 from .run_folder import atomic_json as _atomic_json
+from .run_folder import check_data as _check_data
 from .run_folder import check_settings as _check_settings
 from .run_folder import finished_row as _finished_row
 from .run_folder import jsonable as _jsonable
@@ -318,8 +319,9 @@ def run_grid(dataset: str | ECGData, policies: Sequence[str], seeds: Sequence[in
         config: :class:`ExperimentConfig` or a dict of its fields.
         resume: skip finished runs and resume interrupted ones; ``False`` retrains every run from scratch.
         progress: progress bars (runs, epochs, batches).
-        on_mismatch: a run folder holding other settings: ``"raise"`` (default: :class:`RunMismatch`,
-            before any run is trained) or ``"overwrite"`` it.
+        on_mismatch: a run folder holding other settings, or trained on other data (its ``data.json``):
+            ``"raise"`` (default: :class:`RunMismatch` / ``DataMismatch``, before any run is trained) or
+            ``"overwrite"`` it.
 
     Returns:
         DataFrame, one row per run (:data:`RESULT_COLUMNS` first, then ``seconds_<phase>``, test
@@ -345,6 +347,7 @@ def _run_locked(runs: list[_Run], data: ECGData, model: str, out: Path, cfg: Exp
         run.settings["data"] = {**data.describe(), "data_kwargs": cfg.data_kwargs}
         if resume:   # every run checked before any is trained
             _check_settings(out / run.name, run.settings, on_mismatch)
+            _check_data(out / run.name, data, on_mismatch)
     rows: list[dict[str, Any]] = []
     executed, skipped = [], []
     n_train = len(data.splits["train"]) if "train" in data.splits else 0

@@ -3,6 +3,8 @@
 :func:`check_settings` compares a folder's ``settings.json`` with the run about to start (naming
 each setting that differs); :func:`finished_row` reads a finished run's ``result.json`` and checks
 its ``history.csv``; a damaged file is a ValueError naming it and how to recompute it.
+:func:`check_data` and :func:`open_run` refuse a run folder trained on other data than the data given
+(the folder's ``data.json``, :mod:`erts_kit.data.identity`), naming both datasets.
 """
 from __future__ import annotations
 
@@ -16,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_write
+from ..data.dataset import ECGData
+from ..data.identity import DataMismatch, check_run_data
+from ..selection import SelectionLog
+from ..training.checkpoint import load_checkpoint
 from ..training.config import comparable_config
 
-__all__ = ["RunMismatch", "atomic_json", "check_settings", "damaged_file", "differences", "finished_row", "jsonable",
-           "read_json"]
+__all__ = ["DataMismatch", "RunMismatch", "atomic_json", "check_data", "check_settings", "damaged_file", "differences",
+           "finished_row", "jsonable", "open_run", "read_json"]
 
 
 def damaged_file(path: str | Path, exc: BaseException, fix: str) -> ValueError:
@@ -171,3 +177,44 @@ def finished_row(run_dir: Path) -> dict[str, Any]:
             raise damaged_file(history, ValueError("no 'epoch' column"), f"delete it and {result} to recompute "
                                                                          "them (the run resumes from last.pt)")
     return row
+
+
+def check_data(run_dir: Path, data: ECGData, on_mismatch: str) -> None:
+    """Refuse (:class:`DataMismatch`) or, with ``on_mismatch="overwrite"``, delete a run folder trained on other data.
+
+    Example:
+        >>> import tempfile
+        >>> d = ECGData(np.zeros((2, 1, 8), np.float32), [0, 1], ["a", "b"], 100)
+        >>> check_data(Path(tempfile.mkdtemp()), d, "raise")   # no data.json yet: nothing to compare
+    """
+    try:
+        check_run_data(run_dir, data)
+    except DataMismatch:
+        if on_mismatch != "overwrite":
+            raise
+        shutil.rmtree(run_dir)
+
+
+def open_run(run_dir: str | Path, data: ECGData) -> tuple[SelectionLog, dict[str, Any]]:
+    """A finished run's selection log and best checkpoint, after checking it was trained on ``data``.
+
+    Raises:
+        FileNotFoundError: the folder lacks ``selection_log.npz`` or ``best.pt`` (the message lists what it holds).
+        DataMismatch: the run was trained on other data (the message names both datasets and their settings).
+
+    Example:
+        >>> import tempfile
+        >>> d = ECGData(np.zeros((2, 1, 8), np.float32), [0, 1], ["a", "b"], 100)
+        >>> open_run(tempfile.mkdtemp(), d)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ... is not a finished run folder: expected selection_log.npz and best.pt, found []...
+    """
+    run_dir = Path(run_dir)
+    needed = ("selection_log.npz", "best.pt")
+    if not run_dir.is_dir() or not all((run_dir / n).is_file() for n in needed):
+        found = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+        raise FileNotFoundError(f"{run_dir} is not a finished run folder: expected {' and '.join(needed)}, found "
+                                f"{found[:8]}. Pass a run folder of a grid (<out>/<policy>_seed<k>) or of train(run_dir=...).")
+    check_run_data(run_dir, data)
+    return SelectionLog.load(run_dir / "selection_log.npz"), load_checkpoint(run_dir / "best.pt")

@@ -28,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.dataset import ECGData
+from ..data.identity import check_run_data, record_run_data
 from ..selection import make_policy
 from .checkpoint import load_checkpoint
 from .config import TrainConfig, pick_device
@@ -65,7 +66,8 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
         data: ECGData with 'train' and 'val' splits ('test' optional: evaluated with the best weights).
         policy: a :class:`~erts_kit.selection.base.SelectionPolicy`; None is ``make_policy('full')``.
         config: :class:`TrainConfig` (default ``TrainConfig()``).
-        run_dir: folder for ``best.pt`` / ``last.pt`` (None: nothing written, best weights kept in memory).
+        run_dir: folder for ``best.pt`` / ``last.pt`` and ``data.json`` (which data the run trains on, see
+            :mod:`erts_kit.data.identity`); None: nothing written, best weights kept in memory.
         progress: tqdm progress bars (terminal and Jupyter) and a device line.
         resume: continue from ``run_dir/last.pt`` if it exists (same config except ``epochs`` & co.).
 
@@ -82,6 +84,7 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
     Raises:
         ValueError: data/model/loss mismatch (leads, classes, shapes, splits), or run_dir already holds a
             run and ``resume`` is False.
+        erts_kit.data.identity.DataMismatch: resuming a run folder trained on other data.
         NonFiniteLossError: the loss became NaN/inf (epoch and step in the message).
 
     Example:
@@ -99,6 +102,10 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
     model.to(device)
     check_compatible(model, data, config.loss, device)
     run_dir = _checked_run_dir(run_dir, resume)
+    if run_dir is not None and where.main:
+        if resume:
+            check_run_data(run_dir, data)   # resuming against other data would mix two datasets in one run
+        record_run_data(run_dir, data)
     show = progress and where.main
     if show:
         amp_note = "AMP on" if config.amp and device.type == "cuda" else "AMP off"

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 00 · Primer: the ECG and machine-learning words this course uses
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/00_primer.ipynb)
+#
 # **What you will learn**
 # - what one heartbeat looks like on an ECG: the **P wave**, the **QRS complex** and the **T wave**, and the
 #   intervals measured between them (**PR**, **QRS**, **QT**, **RR**);
@@ -24,9 +26,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -47,9 +61,9 @@ DEVICE = "auto"
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="00_primer")
+P = erts_kit.course.params.check_params(globals(), notebook="00_primer")
 
 # %% [markdown]
 # ## Imports

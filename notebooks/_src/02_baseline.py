@@ -1,8 +1,12 @@
 # %% [markdown]
 # # 02 · A full-data baseline
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/02_baseline.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 81 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
-# - how to train an ECG classifier with one call, `erts_kit.train.train`, on a GPU when there is one;
+# - how to train an ECG classifier with one call, `erts_kit.training.train`, on a GPU when there is one;
 # - how to read the per-epoch history (losses, validation macro-F1, time, effective epochs);
 # - how to judge the result beyond one number: learning curves, confusion matrix and per-class F1.
 #
@@ -18,9 +22,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -52,9 +68,9 @@ N_SAMPLES = (240 if SMOKE else 4000) if N_SAMPLES is None else N_SAMPLES
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and picks the device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="02_baseline")
+P = erts_kit.course.params.check_params(globals(), notebook="02_baseline")
 
 # %% [markdown]
 # ## Words used in this notebook
@@ -86,7 +102,7 @@ from erts_kit.metrics import compute_metrics, metrics_table
 from erts_kit.models import build_model, model_info
 from erts_kit.results import mark_smoke, show_smoke_banner, smoke_banner
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, evaluate, train
+from erts_kit.training import TrainConfig, evaluate, train
 
 # %% [markdown]
 # ## Data

@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 03 · Grad-CAM on ECGs
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/03_gradcam.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 94 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - what Grad-CAM computes on a 1-D ECG network, and the one Captum call that gives it;
 # - how to read a map over one lead and over the 12-lead grid, next to where the evidence really is;
@@ -19,9 +23,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -54,9 +70,9 @@ N_EXPLAIN = (16 if SMOKE else 256) if N_EXPLAIN is None else N_EXPLAIN
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and picks the device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="03_gradcam")
+P = erts_kit.course.params.check_params(globals(), notebook="03_gradcam")
 assert DATASET == "synthetic", "03_gradcam needs DATASET = 'synthetic': it compares maps with the evidence mask"
 assert MODEL in ("small_cnn", "resnet1d_wang", "inception1d"), "03_gradcam draws 1-D maps: choose a 1-D MODEL"
 
@@ -95,7 +111,7 @@ from erts_kit.explain.groundtruth import evidence_overlap
 from erts_kit.models import build_model
 from erts_kit.results import show_smoke_banner
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 from erts_kit.viz.ecg import plot_ecg, plot_ecg_grid
 
 # %% [markdown]

@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 04 · The focus score: what it rewards, and what it detects
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/04_focus.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 87 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - what ERTS's focus score (mean of the top decile of a min-max normalised Grad-CAM map) rewards, on hand-made
 #   maps whose answer you can check by eye: a localised spike versus a broad plateau;
@@ -20,9 +24,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -56,9 +72,9 @@ N_SAMPLES = (240 if SMOKE else 3000) if N_SAMPLES is None else N_SAMPLES
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG and picks the device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="04_focus")
+P = erts_kit.course.params.check_params(globals(), notebook="04_focus")
 assert DATASET == "synthetic", "04_focus needs DATASET = 'synthetic': it uses the evidence mask and corruption flags"
 assert EARLY_EPOCHS < EPOCHS, f"EARLY_EPOCHS ({EARLY_EPOCHS}) must be below EPOCHS ({EPOCHS}) to study two points"
 
@@ -96,7 +112,7 @@ from erts_kit.explain.groundtruth import ground_truth_study
 from erts_kit.models import build_model
 from erts_kit.results import check_claim, mark_smoke, smoke_banner
 from erts_kit.selection import make_policy
-from erts_kit.train import TrainConfig, load_checkpoint, train
+from erts_kit.training import TrainConfig, load_checkpoint, train
 from erts_kit.viz.explain import plot_focus_hist, plot_separation
 
 # %% [markdown]

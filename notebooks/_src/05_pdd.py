@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 05 · Progressive Data Dropout: training on fewer samples, and what it really costs
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/05_pdd.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 99 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - the idea of Progressive Data Dropout (PDD): batch by batch, only some samples get a gradient update;
 # - its three variants — DBPD (difficulty-based), SMRD (schedule-matched random), SRD (scalar random) —
@@ -19,9 +23,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -62,9 +78,9 @@ DURATION_S = (5.0 if SMOKE else 10.0) if DURATION_S is None else DURATION_S
 # picks the device (a GPU when there is one: the line below says which).
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="05_pdd")
+P = erts_kit.course.params.check_params(globals(), notebook="05_pdd")
 
 # %% [markdown]
 # ## Words used in this notebook
@@ -90,7 +106,7 @@ from erts_kit.data import load_dataset
 from erts_kit.models import build_model
 from erts_kit.results import check_claim, cost_table, mark_smoke, show_smoke_banner, verdict
 from erts_kit.selection import dbpd_candidates, make_policy, paper_policy, smrd_pick, srd_count
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 # %% [markdown]
 # # Part 1 — the idea

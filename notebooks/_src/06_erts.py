@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 06 · ERTS: an explanation-quality filter on top of PDD
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/06_erts.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 108 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - how ERTS filters the samples a PDD variant would keep: `combined = (1 - p_true) * focus`, keep the top
 #   fraction `phi`, then the class-aware rescue — checked by hand on one batch;
@@ -20,9 +24,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -70,9 +86,9 @@ COMPARE = (["full", BASE, POLICY] if SMOKE else ALL_POLICIES) if COMPARE is None
 # picks the device (a GPU when there is one: the line below says which).
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="06_erts")
+P = erts_kit.course.params.check_params(globals(), notebook="06_erts")
 if not POLICY.startswith("xai_") or BASE not in COMPARE or POLICY not in COMPARE:
     raise ValueError(f"Notebook parameter POLICY/COMPARE: expected an ERTS policy ('xai_dbpd', 'xai_smrd', 'xai_srd') "
                      f"compared with its PDD base, got POLICY={POLICY!r}, COMPARE={COMPARE!r}.")
@@ -100,12 +116,12 @@ import torch
 from IPython.display import display
 
 from erts_kit.data import load_dataset
-from erts_kit.experiments import build_policy, filter_precision_recall, filter_table
+from erts_kit.results import build_policy, filter_precision_recall, filter_table
 from erts_kit.explain import FOCUS_SCORES, focus_score
 from erts_kit.models import build_model
 from erts_kit.results import check_claim, cost_table, mark_smoke, show_smoke_banner, verdict
 from erts_kit.selection import erts_filter
-from erts_kit.train import TrainConfig, train
+from erts_kit.training import TrainConfig, train
 
 # %% [markdown]
 # # Part 1 — the filter
@@ -250,7 +266,7 @@ decisions.loc[:, decisions.sum() > 0]
 # truth: this part runs on the synthetic set only.
 #
 # ## Precision and recall of the focus filter
-# Computed from the ERTS run's selection log and `data.meta` by `erts_kit.experiments.filter_precision_recall`.
+# Computed from the ERTS run's selection log and `data.meta` by `erts_kit.results.filter_precision_recall`.
 
 # %%
 has_truth = data.meta is not None and "corrupted" in data.meta.columns

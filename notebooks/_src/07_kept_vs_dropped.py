@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 07 · Kept vs dropped: exploring a run's selection log interactively
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/07_kept_vs_dropped.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 80 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - how to read a run's selection log: for every epoch and every training sample, `p_true`, `focus`, `combined`
 #   and the decision (WARMUP, KEPT, DROPPED_CONFIDENT, DROPPED_LOW_FOCUS, RESCUED, ...);
@@ -19,9 +23,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -65,9 +81,9 @@ DURATION_S = (5.0 if SMOKE else 10.0) if DURATION_S is None else DURATION_S
 # picks the device (a GPU when there is one: the line below says which).
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="07_kept_vs_dropped")
+P = erts_kit.course.params.check_params(globals(), notebook="07_kept_vs_dropped")
 
 # %% [markdown]
 # ## Words used in this notebook
@@ -91,11 +107,11 @@ import pandas as pd
 from IPython.display import display
 
 from erts_kit.data import load_dataset
-from erts_kit.experiments import build_policy
+from erts_kit.results import build_policy
 from erts_kit.models import build_model
 from erts_kit.results import show_smoke_banner
 from erts_kit.selection import SelectionLog
-from erts_kit.train import TrainConfig, load_checkpoint, train
+from erts_kit.training import TrainConfig, load_checkpoint, train
 from erts_kit.viz import raise_widget_errors
 from erts_kit.viz.widgets import (kept_vs_dropped_explorer, pick_pair, render_pair, threshold_explorer,
                                   would_keep_counts)
@@ -117,8 +133,9 @@ print(data.describe())
 # %%
 model = build_model(MODEL, data.n_leads, data.n_classes)
 if RUN_DIR:
-    log = SelectionLog.load(Path(RUN_DIR) / "selection_log.npz")
-    model.load_state_dict(load_checkpoint(Path(RUN_DIR) / "best.pt")["model"])
+    from erts_kit.results import open_run
+    log, best = open_run(RUN_DIR, data)  # an error naming both datasets if the run was trained on other data
+    model.load_state_dict(best["model"])
 else:
     policy = build_policy(POLICY, dict(tau=TAU, phi=PHI, warm_up=WARM_UP, cam_start=CAM_START), seed=SEED)
     result = train(model, data, policy, TrainConfig(epochs=EPOCHS, seed=SEED, device=DEVICE), progress=not SMOKE)
@@ -219,5 +236,5 @@ print("every widget callback ran without error")
 #   DROPPED_LOW_FOCUS.
 # - `POLICY = "xai_srd"` (`-p POLICY xai_srd`): SRD logs no `p_true` of its own before the filter; what does the
 #   threshold explorer show?
-# - Train a run with `erts_kit.experiments.run_grid` and open it here with `RUN_DIR = "<its run folder>"`
+# - Train a run with `erts_kit.results.run_grid` and open it here with `RUN_DIR = "<its run folder>"`
 #   (`-p RUN_DIR <its run folder>`), with the data settings that run used.

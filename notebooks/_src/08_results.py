@@ -1,10 +1,14 @@
 # %% [markdown]
 # # 08 · Results: our runs next to the paper's, with the cost it does not publish
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/08_results.ipynb)
+#
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 108 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - what the ERTS paper publishes: macro-F1 and effective epochs (EE) of its best PDD variant and of ERTS, on
 #   PTB-XL, CPSC 2018 and Georgia with three 2-D backbones;
-# - how to run a resumable grid of policies × seeds with `erts_kit.experiments.run_grid`, on the synthetic set
+# - how to run a resumable grid of policies × seeds with `erts_kit.results.run_grid`, on the synthetic set
 #   (and on a real database when you have one), over one or several backbones;
 # - how to read the results with both cost measures, EE as published and compute-equivalent epochs, and how to
 #   put them in the paper's form, side by side with its table;
@@ -19,9 +23,21 @@
 # On Colab this installs the kit; anywhere else it does nothing.
 
 # %%
-import sys
+# Setup. On Colab: install the kit from ERTS_KIT_SOURCE (pinned to a release; the one place it is set),
+# turn on widget support and check for a GPU. Anywhere else this cell does nothing.
+ERTS_KIT_SOURCE = "erts-kit @ git+https://github.com/erts-kit/erts-kit.git@v0.1.0"
+import os, sys
 if "google.colab" in sys.modules:
-    %pip install -q "erts-kit @ git+https://github.com/erts-kit/erts-kit.git"
+    ERTS_KIT_SOURCE = os.environ.get("ERTS_KIT_SOURCE", ERTS_KIT_SOURCE)  # the Colab test installs a local wheel
+    %pip install -q "{ERTS_KIT_SOURCE}"
+    from importlib.metadata import version
+    print(f"Installed erts-kit {version('erts-kit')} from {ERTS_KIT_SOURCE}")
+    from google.colab import output
+    output.enable_custom_widget_manager()  # Colab draws ipywidgets 8 widgets only with this
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else
+          "No GPU. For full runs choose Runtime > Change runtime type > a GPU (e.g. T4), then run all cells "
+          "again; SMOKE = True runs on a CPU.")
 
 # %% [markdown]
 # ## Parameters
@@ -74,9 +90,9 @@ BACKBONES = ([MODEL] if SMOKE else [MODEL, "resnet1d_wang"]) if BACKBONES is Non
 # picks the device (a GPU when there is one: the line below says which). `run_grid` checks the grid itself.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="08_results")
+P = erts_kit.course.params.check_params(globals(), notebook="08_results")
 
 # %% [markdown]
 # ## Words used in this notebook
@@ -98,10 +114,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from erts_kit.data import load_dataset
-from erts_kit.experiments import load_histories, run_grid, summarise
-from erts_kit.paper import ERTS_CITATION, compare_with_published, published_results
-from erts_kit.results import check_claim, grid_verdicts, mark_smoke, show_smoke_banner
-from erts_kit.report import write_report
+from erts_kit.results import check_claim, grid_verdicts, load_histories, mark_smoke, run_grid, show_smoke_banner, summarise
+from erts_kit.results.paper import ERTS_CITATION, compare_with_published, published_results
+from erts_kit.results import write_report
 
 # %% [markdown]
 # # Part 1 — what the paper publishes
@@ -109,7 +124,7 @@ from erts_kit.report import write_report
 # scratch, 100 epochs). No compute-equivalent cost, no wall-clock.
 #
 # ## The published table
-# `ee_saving` is ERTS's relative EE reduction over the best PDD variant (`erts_kit.paper.published_results`).
+# `ee_saving` is ERTS's relative EE reduction over the best PDD variant (`erts_kit.results.paper.published_results`).
 
 # %%
 print(ERTS_CITATION)
@@ -226,7 +241,7 @@ phases.fillna(0).rename(columns=lambda c: c.removeprefix("seconds_")).round(2)
 
 # %% [markdown]
 # ## A report to share
-# `erts_kit.report.write_report` turns the first grid into `report.md` + `report.html` (figures embedded): the
+# `erts_kit.results.write_report` turns the first grid into `report.md` + `report.html` (figures embedded): the
 # comparison table, macro-F1 against both costs per epoch, and the focus filter's ground truth.
 
 # %%

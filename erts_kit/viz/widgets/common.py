@@ -1,10 +1,16 @@
 """What both selection-log explorers share: the :class:`Explorer` widget they return, and reading
 and validating a selection log's DataFrame.
 
+Static fallback: where widgets cannot render (an HTML export, GitHub's viewer, Colab without its
+custom widget manager) an Explorer shows nothing. With ``static=True`` (or the environment variable
+``ERTS_KIT_STATIC_WIDGETS=1``, which the rendered gallery sets) an Explorer displays, right under the
+widget, its current view as plain output: the same text and figure, drawn once, visible anywhere.
+
 The underscored helpers are for the explorer modules of this package only.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +21,22 @@ import pandas as pd
 from ...data.dataset import ECGData
 from ...selection.base import Decision
 
-__all__ = ["Explorer"]
+__all__ = ["STATIC_ENV", "Explorer", "static_requested"]
+
+#: Environment variable that turns on every explorer's static fallback (``1``/``true``/``yes``).
+STATIC_ENV = "ERTS_KIT_STATIC_WIDGETS"
+
+
+def static_requested(static: bool | None = None) -> bool:
+    """``static`` when given, else whether :data:`STATIC_ENV` asks for the static fallback.
+
+    Example:
+        >>> static_requested(True), static_requested(False)
+        (True, False)
+    """
+    if static is not None:
+        return bool(static)
+    return os.environ.get(STATIC_ENV, "").strip().lower() in ("1", "true", "yes")
 
 _LOG_COLUMNS = ("epoch", "index", "p_true", "focus", "combined", "decision")
 
@@ -27,14 +48,25 @@ class Explorer(ipywidgets.VBox):
         controls: the control widgets by name (``"epoch"``, ``"tau"``, ...).
         output: the Output the guarded callback draws into.
         refresh: calls the guarded callback with the controls' current values.
+        static_view: draws the current view as plain output (None: static fallback off); called
+            under the widget whenever the Explorer is displayed.
     """
 
     def __init__(self, controls: dict[str, ipywidgets.Widget], output: ipywidgets.Output,
-                 refresh: Callable[[], Any], **kwargs: Any) -> None:
+                 refresh: Callable[[], Any], static_view: Callable[[], Any] | None = None, **kwargs: Any) -> None:
         super().__init__(children=[ipywidgets.HBox(list(controls.values())), output], **kwargs)
         self.controls = controls
         self.output = output
         self.refresh = refresh
+        self.static_view = static_view
+
+    def _ipython_display_(self) -> None:
+        """The widget, then (static fallback on) its current view as plain output under it."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        if self.static_view is not None:
+            self.static_view()
 
 
 # -- log helpers ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ...data.dataset import ECGData
 from ...selection.base import KEPT_DECISIONS, Decision
 from .._callbacks import guarded
 from ..ecg import plot_ecg
-from .common import Explorer, _check_log, _class_of, _epoch_rows
+from .common import Explorer, _check_log, _class_of, _epoch_rows, static_requested
 
 __all__ = ["describe_sample", "kept_vs_dropped_explorer", "pick_pair", "render_pair"]
 
@@ -165,7 +165,7 @@ def render_pair(log_df: pd.DataFrame, data: ECGData, epoch: int, kept_idx: int |
 
 
 def kept_vs_dropped_explorer(log_df: pd.DataFrame, data: ECGData, model: Any = None, cams: CamSource = None,
-                             lead: int = 0, seed: int = 0) -> Explorer:
+                             lead: int = 0, seed: int = 0, static: bool | None = None) -> Explorer:
     """Widget: an epoch's kept and dropped samples side by side, with Grad-CAM, scores and corruption.
 
     Controls: epoch slider, class filter, decision filter, pair number (another random pair).
@@ -178,6 +178,8 @@ def kept_vs_dropped_explorer(log_df: pd.DataFrame, data: ECGData, model: Any = N
         cams: instead of ``model``: an array (N, W) of precomputed maps, or ``cams(idx, target) -> (W,)``.
         lead: which lead to plot.
         seed: initial pair number.
+        static: also show the current view as plain output under the widget, for viewers that cannot
+            render widgets (None: when ``ERTS_KIT_STATIC_WIDGETS=1``).
 
     Returns:
         an :class:`Explorer` (VBox); its callback ran once already (errors fail the calling cell).
@@ -204,8 +206,7 @@ def kept_vs_dropped_explorer(log_df: pd.DataFrame, data: ECGData, model: Any = N
     }
     output = ipywidgets.Output()
 
-    @guarded(output)
-    def update(epoch: int, cls: str, decision: str, pair: int) -> None:
+    def draw(epoch: int, cls: str, decision: str, pair: int) -> None:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
@@ -215,12 +216,17 @@ def kept_vs_dropped_explorer(log_df: pd.DataFrame, data: ECGData, model: Any = N
         display(fig)
         plt.close(fig)
 
+    update = guarded(output)(draw)
+
+    def values() -> tuple[int, str, str, int]:
+        return (controls["epoch"].value, controls["class"].value, controls["decision"].value,
+                controls["pair"].value)
+
     def refresh(*_: Any) -> None:
-        update(controls["epoch"].value, controls["class"].value, controls["decision"].value,
-               controls["pair"].value)
+        update(*values())
 
     for c in controls.values():
         c.observe(refresh, names="value")
     refresh()
-    return Explorer(controls, output, refresh)
+    return Explorer(controls, output, refresh, static_view=(lambda: draw(*values())) if static_requested(static) else None)
 

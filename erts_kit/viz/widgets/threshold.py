@@ -14,7 +14,7 @@ import pandas as pd
 from ..._validation import check_choice, check_range
 from ...data.dataset import ECGData
 from .._callbacks import guarded
-from .common import Explorer, _check_log, _epoch_rows
+from .common import Explorer, _check_log, _epoch_rows, static_requested
 
 __all__ = ["render_threshold", "threshold_explorer", "would_keep_counts"]
 
@@ -155,7 +155,7 @@ def render_threshold(log_df: pd.DataFrame, labels: np.ndarray, epoch: int, tau: 
 
 
 def threshold_explorer(log_df: pd.DataFrame, data: ECGData, epoch: int | None = None, tau: float = 0.3,
-                       phi: float = 0.7) -> Explorer:
+                       phi: float = 0.7, static: bool | None = None) -> Explorer:
     """Widget: tau and phi sliders recompute, from the logged scores, what DBPD + ERTS would keep per class.
 
     See :func:`would_keep_counts` for what is exact and what is approximated (no retraining; the
@@ -166,6 +166,8 @@ def threshold_explorer(log_df: pd.DataFrame, data: ECGData, epoch: int | None = 
         data: the ECGData the run trained on (its labels and class names are used).
         epoch: initial epoch (default: the last one with logged focus, else the last one).
         tau: initial DBPD threshold; phi: initial ERTS kept fraction.
+        static: also show the current view as plain output under the widget, for viewers that cannot
+            render widgets (None: when ``ERTS_KIT_STATIC_WIDGETS=1``).
 
     Returns:
         an :class:`Explorer` (VBox); its callback ran once already (errors fail the calling cell).
@@ -194,8 +196,7 @@ def threshold_explorer(log_df: pd.DataFrame, data: ECGData, epoch: int | None = 
     }
     output = ipywidgets.Output()
 
-    @guarded(output)
-    def update(epoch: int, tau: float, phi: float) -> None:
+    def draw(epoch: int, tau: float, phi: float) -> None:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
@@ -207,10 +208,15 @@ def threshold_explorer(log_df: pd.DataFrame, data: ECGData, epoch: int | None = 
         display(fig)
         plt.close(fig)
 
+    update = guarded(output)(draw)
+
+    def values() -> tuple[int, float, float]:
+        return controls["epoch"].value, controls["tau"].value, controls["phi"].value
+
     def refresh(*_: Any) -> None:
-        update(controls["epoch"].value, controls["tau"].value, controls["phi"].value)
+        update(*values())
 
     for c in controls.values():
         c.observe(refresh, names="value")
     refresh()
-    return Explorer(controls, output, refresh)
+    return Explorer(controls, output, refresh, static_view=(lambda: draw(*values())) if static_requested(static) else None)
