@@ -90,6 +90,10 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g.add_argument("--start-revision", type=_none_or_int, default=None,
                    help="PDD/ERTS: first revision epoch (every sample again), >= warm_up; none: no revision")
     g.add_argument("--focus", default="topk_mean", help="ERTS focus score (erts_kit.explain.FOCUS_SCORES)")
+    g.add_argument("--fidelity", default="kit", choices=["kit", "reference"],
+                   help="kit: the kit's own choices; reference: behave as the ERTS reference code (lead padding, "
+                        "Grad-CAM ReLU order, DBPD rescue, loss reduction, train-mode fp32 scoring passes, "
+                        "MobileNetV2 head); see erts_kit.training.fidelity")
     g = p.add_argument_group("training")
     g.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per seed")
     g.add_argument("--epochs", type=int, default=10, help="training epochs per run")
@@ -243,7 +247,7 @@ def _experiment_config(s: dict[str, Any]):
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
-            "warm_up", "cam_start", "start_revision", "focus", "data_dir")
+            "warm_up", "cam_start", "start_revision", "focus", "data_dir", "fidelity")
     return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs})
 
 

@@ -8,18 +8,21 @@
 - :mod:`.distributed`: DDP glue (ranks, devices, gathers);
 - :mod:`.evaluate`: metrics on a split, pre-flight checks;
 - :mod:`.checkpoint`: atomic, ``weights_only`` checkpoints;
-- :mod:`.losses`: cross-entropy, class-balanced cross-entropy, BCE.
+- :mod:`.losses`: cross-entropy, class-balanced cross-entropy, BCE;
+- :mod:`.fidelity`: the ``fidelity`` presets, the kit's choices or the ERTS reference code's.
 """
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SELECT_METRICS, TrainConfig, paper_config, pick_device
 from .distributed import dist_info
 from .evaluate import check_compatible, evaluate
+from .fidelity import FIDELITIES, fidelity_model_kwargs, fidelity_policy_params, resolve_fidelity
 from .losses import LOSSES, ClassificationLoss, class_balanced_weights, make_loss
 from .loop import TrainResult, train
 from .step import NonFiniteLossError, train_step
 
 __all__ = [
-    "LOSSES", "SELECT_METRICS", "ClassificationLoss", "NonFiniteLossError", "TrainConfig", "TrainResult",
-    "check_compatible", "class_balanced_weights", "dist_info", "evaluate", "load_checkpoint", "make_loss",
-    "paper_config", "pick_device", "save_checkpoint", "train", "train_step",
+    "FIDELITIES", "LOSSES", "SELECT_METRICS", "ClassificationLoss", "NonFiniteLossError", "TrainConfig", "TrainResult",
+    "check_compatible", "class_balanced_weights", "dist_info", "evaluate", "fidelity_model_kwargs",
+    "fidelity_policy_params", "load_checkpoint", "make_loss", "paper_config", "pick_device", "resolve_fidelity",
+    "save_checkpoint", "train", "train_step",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from .._validation import check_choice, check_int, check_range
+from .fidelity import check_fidelity_fields
 from .losses import LOSSES
 
 __all__ = ["RESUME_FREE", "SELECT_METRICS", "TrainConfig", "paper_config", "pick_device"]
@@ -50,6 +51,15 @@ class TrainConfig:
     grad_clip: float | None = None  # max gradient L2 norm
     eval_every: int = 1             # validate every k epochs (and after the last one)
     select_metric: str = "macro_f1"  # validation metric that picks best.pt ('loss': lowest)
+    # 'kit' | 'reference' (the ERTS reference code's behaviour); the switches below override one
+    # behaviour each, None = as fidelity says (see erts_kit.training.fidelity)
+    fidelity: str = "kit"
+    cam_relu_order: str | None = None     # 'after_mean' (kit) | 'before_mean' (reference)
+    loss_reduction: str | None = None     # 'weight_sum' (kit) | 'mean' (reference)
+    cb_empty_class: str | None = None     # 'zero' (kit) | 'reference'
+    scoring_mode: str | None = None       # 'eval' (kit) | 'train' (reference)
+    reference_passes: bool | None = None  # the reference's extra train-mode scoring forwards
+    scoring_fp32: bool | None = None      # score in fp32 on CUDA even with amp (reference)
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, minimum=1)
@@ -68,6 +78,7 @@ class TrainConfig:
             check_range("grad_clip", self.grad_clip, 0.0, low_inclusive=False)
         check_int("eval_every", self.eval_every, minimum=1)
         check_choice("select_metric", self.select_metric, SELECT_METRICS)
+        check_fidelity_fields(self)
         if not isinstance(self.focus_score, str) or not self.focus_score:
             raise TypeError(f"Expected focus_score as a registered name (e.g. 'topk_mean'), got {self.focus_score!r}.")
 
