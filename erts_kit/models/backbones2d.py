@@ -16,8 +16,10 @@ network, global average pooling and the paper's MLP head.
 the stem, as the reference code does (10 rows: a 12-row image becomes 32 rows). Without it the
 Grad-CAM layer of a 12-lead input has a single row (ResNet-18 ``layer3``: 1 x 63; MobileNetV2 and
 EfficientNetV2-S ``features[-2]``: 1 x 32), so the paper's "mean over the lead axis" has nothing to
-average; with 10 rows it has two (2 x 63, 2 x 32). The kit's default keeps the unpadded image (no
-compute spent on zero rows); ``fidelity="reference"`` (:mod:`erts_kit.training.fidelity`) turns it on.
+average. With 10 rows (32 in all) ResNet-18's ``layer3`` has two rows (2 x 63); MobileNetV2's and
+EfficientNetV2-S's ``features[-2]`` (stride 32) still have one (1 x 32), but its values change, since
+the zero rows enter every convolution. The kit's default keeps the unpadded image (no compute spent on
+zero rows); ``fidelity="reference"`` (:mod:`erts_kit.training.fidelity`) turns it on.
 """
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ class Backbone2d(ECGModel):
 
     input_kind = "2d"
     lead_padding: int = 0
-    head_input_dropout: nn.Module | None = None
 
     def _set_lead_padding(self, lead_padding: int) -> None:
         if isinstance(lead_padding, bool) or not isinstance(lead_padding, int) or lead_padding < 0:
@@ -63,8 +64,9 @@ class Backbone2d(ECGModel):
         """(B, C, H, W) -> logits (B, n_classes)."""
         f = self._rest(a)
         f = torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)  # (B, C_last)
-        if self.head_input_dropout is not None:
-            f = self.head_input_dropout(f)
+        drop = getattr(self, "head_input_dropout", None)   # MobileNetV2's reference option (a submodule when set)
+        if drop is not None:
+            f = drop(f)
         return self.head(f)
 
 

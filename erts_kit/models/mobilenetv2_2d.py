@@ -69,7 +69,7 @@ class MobileNetV2_2d(FeaturesBackbone2d):
             the kit's default 0.0 gives all three the same head. ``fidelity="reference"`` sets 0.3.
 
     Grad-CAM layer: ``features.17`` (= ``features[-2]``); for 12 x 1000 input its output is (B, 320, 1, 32)
-    (with ``lead_padding=10``: (B, 320, 2, 32)).
+    (with ``lead_padding=10`` too: stride 32 takes 32 rows to one).
 
     Example:
         >>> m = MobileNetV2_2d(n_leads=12, n_classes=5).eval()
