@@ -27,7 +27,7 @@ from erts_kit.selection.scoring import ModelBatchScorer
 from erts_kit.training import TrainConfig, fidelity_model_kwargs, fidelity_policy_params, resolve_fidelity
 from erts_kit.training.losses import ClassificationLoss, class_balanced_weights
 
-BACKBONES = ["resnet18_2d", "mobilenetv2_2d", "efficientnetv2s_2d"]
+BACKBONES = ["resnet18_2d", "mobilenetv2_2d", pytest.param("efficientnetv2s_2d", marks=pytest.mark.slow)]
 N_CLASSES, PHI, SEED = 3, 0.7, 7
 
 
