@@ -93,11 +93,12 @@ def same_weights(name: str, x: torch.Tensor, y: torch.Tensor, n_classes: int, se
 # ----------------------------------------------------------------------------------------------
 # part 2: training
 # ----------------------------------------------------------------------------------------------
-def training(data, model: str, seeds: list[int], epochs: int, warm_up: int, cam_start: int, out: Path) -> pd.DataFrame:
+def training(data, model: str, seeds: list[int], epochs: int, warm_up: int, cam_start: int, out: Path,
+             lr: float = 3e-4, batch_size: int = 32) -> pd.DataFrame:
     frames = []
     for fidelity in ("kit", "reference"):
-        cfg = {"batch_size": 32, "loss": "cb_ce", "warm_up": warm_up, "cam_start": cam_start, "device": "cpu",
-               "fidelity": fidelity}
+        cfg = {"batch_size": batch_size, "lr": lr, "loss": "cb_ce", "warm_up": warm_up, "cam_start": cam_start,
+               "device": "cpu", "fidelity": fidelity}
         df = run_grid(data, ["dbpd", "xai_dbpd"], seeds, model, epochs, out / fidelity, cfg, resume=False,
                       progress=False)
         frames.append(df.assign(fidelity=fidelity))
@@ -149,6 +150,8 @@ def main() -> None:
     ap.add_argument("--warm-up", type=int, default=2)
     ap.add_argument("--cam-start", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
@@ -184,10 +187,12 @@ def main() -> None:
     data = load_dataset("synthetic", n_samples=args.n_samples, seed=42, duration_s=args.duration)
     print(f"\n## Part 2: training, synthetic {data.n_samples} x {data.n_leads} x {data.n_timesteps} "
           f"({len(data.splits['train'])} train; default corruption), {args.model}, {args.epochs} epochs, warm-up "
-          f"{args.warm_up}, filter from epoch {args.warm_up + args.cam_start}, cb_ce, batch 32, seeds {args.seeds}\n")
+          f"{args.warm_up}, filter from epoch {args.warm_up + args.cam_start}, cb_ce, AdamW lr {args.lr}, batch "
+          f"{args.batch_size}, seeds {args.seeds}\n")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        df = training(data, args.model, args.seeds, args.epochs, args.warm_up, args.cam_start, Path(tmp))
+        df = training(data, args.model, args.seeds, args.epochs, args.warm_up, args.cam_start, Path(tmp), args.lr,
+                      args.batch_size)
     print(training_tables(df))
     print(f"\ntraining part: {time.perf_counter() - t0:.0f} s")
 
