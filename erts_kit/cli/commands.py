@@ -109,6 +109,10 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g.add_argument("--class-floor", type=float, default=0.0,
                    help="PDD/ERTS: keep at least this share of each class's samples in a batch (hardest dropped "
                         "first), in [0, 1]; 0: off")
+    g.add_argument("--fidelity", default="kit", choices=["kit", "reference"],
+                   help="kit: the kit's own choices; reference: behave as the ERTS reference code (lead padding, "
+                        "Grad-CAM ReLU order, DBPD rescue, loss reduction, train-mode fp32 scoring passes, "
+                        "MobileNetV2 head); see erts_kit.training.fidelity")
     g = p.add_argument_group("training")
     g.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per seed")
     g.add_argument("--epochs", type=int, default=10, help="training epochs per run")
@@ -272,7 +276,7 @@ def _experiment_config(s: dict[str, Any]):
     data_kwargs.update(_real_data_kwargs(s))
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
             "warm_up", "cam_start", "start_revision", "focus", "data_dir", "sampler", "cb_max_weight_ratio",
-            "select_after_warmup", "class_floor")
+            "select_after_warmup", "class_floor", "fidelity")
     return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs})
 
 

@@ -87,12 +87,14 @@ def grid_locked(args: argparse.Namespace, s: dict[str, Any], policies: list[str]
     notes = [(f"{data.name}: {data.n_samples} records x {data.n_leads} leads x {data.n_timesteps} samples; "
              f"model {s['model']}; {s['epochs']} epochs; seeds {', '.join(map(str, s['seeds']))}"),
              f"losses: {', '.join(sorted({f'{p}: {cfg.loss_for(p)}' for p in df['policy']}))}",
+             f"fidelity: {cfg.fidelity}" + (" (the ERTS reference code's behaviour)" if cfg.fidelity == "reference"
+                                            else ""),
              (f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
              f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}"),
              (f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
              f"reused from {out}, {time.perf_counter() - t0:.0f} s{load_note()}")]
-    finish(df, data, out, s["model"], {}, f"erts-kit {args.command}: {', '.join(policies)}", notes,
-           not args.no_progress)
+    finish(df, data, out, s["model"], cfg.model_kwargs_for(s["model"]), f"erts-kit {args.command}: {', '.join(policies)}",
+           notes, not args.no_progress)
     return 0
 
 

@@ -21,9 +21,15 @@ ERTS conventions (arXiv 2606.12252) and where erts_kit departs from Captum's def
 * 1-D backbones: layer output (B, C, W) -> map (B, W). 2-D backbones (the paper's 12 x T "image"):
   layer output (B, C, H, W) with H along the leads -> map (B, H, W), then the **mean over H** (the lead
   axis), as in the paper, unless ``per_lead=True``.
-* ReLU is applied *after* the lead reduction (the paper: "reduced to one value per time step, ReLU'd").
-  Captum's ``relu_attributions=True`` would apply it per lead before the mean; we call Captum with
-  ``relu_attributions=False`` and apply the same reduction and ReLU to both engines.
+* Where ReLU goes is a choice, ``relu_order``. The kit's default ``"after_mean"`` averages the signed
+  per-lead maps over H and then applies ReLU (negative evidence in one row can cancel positive evidence
+  in another). The reference code does the opposite, ``"before_mean"``: ReLU per row, then the mean
+  over H (what Captum's ``relu_attributions=True`` followed by a mean would give). The kit's order is
+  a literal reading of the paper's one-line description ("reduced to one value per time step,
+  ReLU'd"); the reference code, which produced the paper's numbers, does ReLU first.
+  ``fidelity="reference"`` (:mod:`erts_kit.training.fidelity`) picks the reference's order. With one row at the layer (a 12-lead input without ``lead_padding``) both orders
+  give the same map. We call Captum with ``relu_attributions=False`` and apply the same reduction and
+  ReLU to both engines.
 * The map is computed with the model in eval mode by default (as the reference code does) and the
   model's train/eval flags and every parameter's ``.grad`` are restored exactly afterwards, so the
   call is safe inside a training step. With ``eval_mode=False`` BatchNorm layers in train mode update
@@ -43,6 +49,7 @@ from ..models.base import ECGModel
 from ..models.inference import chunk_slices
 
 ENGINES = ("fast", "captum")
+RELU_ORDERS = ("after_mean", "before_mean")
 
 
 def unwrap_model(model: nn.Module) -> ECGModel:
@@ -188,7 +195,10 @@ def _captum_signed(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None) ->
     return attr.detach().float().squeeze(1)  # (B, W) or (B, H, W)
 
 
-def _finish(m: ECGModel, cam: torch.Tensor, relu: bool, upsample: bool, per_lead: bool, T: int) -> torch.Tensor:
+def _finish(m: ECGModel, cam: torch.Tensor, relu: bool, upsample: bool, per_lead: bool, T: int,
+            relu_order: str = "after_mean") -> torch.Tensor:
+    if relu and relu_order == "before_mean":
+        cam = F.relu(cam)  # per row (the reference code's order); idempotent below
     if cam.dim() == 3 and not per_lead:
         cam = cam.mean(1)  # (B, H, W) -> (B, W): mean over the lead axis, as in the paper
     if relu:
@@ -203,7 +213,7 @@ def _finish(m: ECGModel, cam: torch.Tensor, relu: bool, upsample: bool, per_lead
 
 def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequence[int] | None = None,
             engine: str = "fast", relu: bool = True, upsample: bool = False, per_lead: bool = False,
-            eval_mode: bool = True, chunk: int | str | None = "auto") -> torch.Tensor:
+            eval_mode: bool = True, chunk: int | str | None = "auto", relu_order: str = "after_mean") -> torch.Tensor:
     """Grad-CAM maps of a batch for the given classes at ``model.cam_layer``.
 
     Args:
@@ -220,6 +230,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequ
         chunk: fast engine only: samples per micro-batch of its pass
             (:func:`erts_kit.models.inference.inference_chunk`; ``"auto"`` splits on the CPU in eval
             mode, ``None`` never). Same maps, less time and memory.
+        relu_order: 2-D backbones with ``relu``: ``"after_mean"`` (kit: mean over H, then ReLU) or
+            ``"before_mean"`` (reference code: ReLU per row, then the mean).
 
     Returns:
         float32 tensor (B, W) — or (B, H, W) with ``per_lead`` — on x's device; W = T if ``upsample``.
@@ -241,6 +253,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequ
         True
     """
     check_choice("engine", engine, ENGINES)
+    check_choice("relu_order", relu_order, RELU_ORDERS)
     m = _check_model(model)
     x = _check_x(m, x)
     if per_lead and m.input_kind != "2d":
@@ -252,16 +265,19 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequ
             cam, _, _ = _fast_signed(m, x, t, chunk)
         else:
             cam = _captum_signed(m, x, t)
-    return _finish(m, cam, relu, upsample, per_lead, x.shape[-1])
+    return _finish(m, cam, relu, upsample, per_lead, x.shape[-1], relu_order)
 
 
 def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor | Sequence[int],
-                       eval_mode: bool = True, chunk: int | str | None = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+                       eval_mode: bool = True, chunk: int | str | None = "auto",
+                       relu_order: str = "after_mean") -> tuple[torch.Tensor, torch.Tensor]:
     """Signed, lead-reduced Grad-CAM maps at layer resolution and the logits, from one shared forward.
 
     The fast path of the ERTS training loop: one trunk forward without autograd gives both p_true
     (softmax of the logits) and the map, with only the head differentiated. Nothing is ReLU'd or
-    upsampled; :func:`erts_kit.explain.focus_score` applies ReLU itself.
+    upsampled; :func:`erts_kit.explain.focus_score` applies ReLU itself. With
+    ``relu_order="before_mean"`` (the reference code's order) each row is ReLU'd before the lead mean,
+    so the maps of a 2-D backbone are non-negative.
 
     Args:
         model: an ECGModel (wrappers are unwrapped).
@@ -269,6 +285,7 @@ def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor |
         target: class id per sample (B,) (the true labels, in ERTS).
         eval_mode: compute in eval mode (default); the model's modes and ``.grad`` are restored.
         chunk: samples per micro-batch of the pass (see :func:`gradcam`).
+        relu_order: ``"after_mean"`` (kit, signed maps) or ``"before_mean"`` (see :func:`gradcam`).
 
     Returns:
         ``(maps, logits)``: maps float32 (B, W) (2-D backbones: mean over the lead axis), logits (B, C)
@@ -287,7 +304,10 @@ def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor |
                          "use gradcam(model, x, target=None) to explain the predicted class.")
     m = _check_model(model)
     x = _check_x(m, x)
+    check_choice("relu_order", relu_order, RELU_ORDERS)
     t = _check_target(target, x.shape[0], m.n_classes, x.device)
     with preserved_model_state(m, eval_mode):
         cam, logits, _ = _fast_signed(m, x, t, chunk)
+    if relu_order == "before_mean" and cam.dim() == 3:
+        cam = F.relu(cam)  # per row, before the lead mean (the reference code's order)
     return _finish(m, cam, relu=False, upsample=False, per_lead=False, T=x.shape[-1]), logits

@@ -11,6 +11,15 @@ live in :mod:`erts_kit.models.mobilenetv2_2d` and :mod:`erts_kit.models.efficien
 Input (B, leads, T) is viewed as (B, 1, leads, T); the Grad-CAM map has H along the leads and W
 along time. Trunk = everything up to and including the Grad-CAM layer; head = the rest of the
 network, global average pooling and the paper's MLP head.
+
+``lead_padding`` (every 2-D backbone; default 0): zero rows added above *and* below the leads before
+the stem, as the reference code does (10 rows: a 12-row image becomes 32 rows). Without it the
+Grad-CAM layer of a 12-lead input has a single row (ResNet-18 ``layer3``: 1 x 63; MobileNetV2 and
+EfficientNetV2-S ``features[-2]``: 1 x 32), so the paper's "mean over the lead axis" has nothing to
+average. With 10 rows (32 in all) ResNet-18's ``layer3`` has two rows (2 x 63); MobileNetV2's and
+EfficientNetV2-S's ``features[-2]`` (stride 32) still have one (1 x 32), but its values change, since
+the zero rows enter every convolution. The kit's default keeps the unpadded image (no compute spent on
+zero rows); ``fidelity="reference"`` (:mod:`erts_kit.training.fidelity`) turns it on.
 """
 from __future__ import annotations
 
@@ -29,6 +38,13 @@ class Backbone2d(ECGModel):
     """
 
     input_kind = "2d"
+    lead_padding: int = 0
+
+    def _set_lead_padding(self, lead_padding: int) -> None:
+        if isinstance(lead_padding, bool) or not isinstance(lead_padding, int) or lead_padding < 0:
+            raise ValueError(f"Expected lead_padding as a whole number of zero rows >= 0 (reference: 10), "
+                             f"got {lead_padding!r}.")
+        self.lead_padding = lead_padding
 
     def _trunk(self, img: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -39,12 +55,18 @@ class Backbone2d(ECGModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, leads, T) -> Grad-CAM layer activations (B, C, H, W), H along leads, W along time."""
         self.check_input(x)
-        return self._trunk(x.unsqueeze(1))  # (B, 1, leads, T)
+        img = x.unsqueeze(1)  # (B, 1, leads, T)
+        if self.lead_padding:
+            img = nn.functional.pad(img, (0, 0, self.lead_padding, self.lead_padding))  # zero rows above and below
+        return self._trunk(img)
 
     def forward_head(self, a: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> logits (B, n_classes)."""
         f = self._rest(a)
         f = torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)  # (B, C_last)
+        drop = getattr(self, "head_input_dropout", None)   # MobileNetV2's reference option (a submodule when set)
+        if drop is not None:
+            f = drop(f)
         return self.head(f)
 
 
@@ -98,19 +120,24 @@ class ResNet18_2d(Backbone2d):
         n_leads: input leads (image height).
         n_classes: output logits.
         dropout: dropout of the paper head (0.3).
+        lead_padding: zero rows above and below the leads before the stem (reference code: 10).
 
-    Grad-CAM layer: ``layer3`` (the paper's choice); for a 12 x 1000 input its output is (B, 256, 1, 63).
+    Grad-CAM layer: ``layer3`` (the paper's choice); for a 12 x 1000 input its output is (B, 256, 1, 63),
+    with ``lead_padding=10`` (B, 256, 2, 63).
 
     Example:
         >>> m = ResNet18_2d(n_leads=12, n_classes=5).eval()
         >>> m.forward_features(torch.zeros(1, 12, 1000)).shape
         torch.Size([1, 256, 1, 63])
+        >>> ResNet18_2d(12, 5, lead_padding=10).eval().forward_features(torch.zeros(1, 12, 1000)).shape
+        torch.Size([1, 256, 2, 63])
     """
 
     cam_layer_name = "layer3"
 
-    def __init__(self, n_leads: int, n_classes: int, dropout: float = 0.3) -> None:
+    def __init__(self, n_leads: int, n_classes: int, dropout: float = 0.3, lead_padding: int = 0) -> None:
         super().__init__(n_leads, n_classes)
+        self._set_lead_padding(lead_padding)
         self.conv1 = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -124,8 +151,8 @@ class ResNet18_2d(Backbone2d):
         init_conv_bn(self)
 
     def _trunk(self, img: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(img))))  # (B, 64, leads/4, T/4)
-        return self.layer3(self.layer2(self.layer1(x)))         # (B, 256, leads/16, T/16)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(img))))  # (B, 64, rows/4, T/4)
+        return self.layer3(self.layer2(self.layer1(x)))         # (B, 256, rows/16, T/16)
 
     def _rest(self, a: torch.Tensor) -> torch.Tensor:
-        return self.layer4(a)                                   # (B, 512, leads/32, T/32)
+        return self.layer4(a)                                   # (B, 512, rows/32, T/32)

@@ -131,6 +131,7 @@ class EfficientNetV2S_2d(FeaturesBackbone2d):
         n_classes: output logits.
         dropout: dropout of the paper head (0.3).
         stochastic_depth: final stochastic-depth probability (torchvision's 0.2), linear in block index.
+        lead_padding: zero rows above and below the leads before the stem (reference code: 10).
 
     Grad-CAM layer: ``features.6`` (= ``features[-2]``); for 12 x 1000 input its output is (B, 256, 1, 32).
 
@@ -142,8 +143,10 @@ class EfficientNetV2S_2d(FeaturesBackbone2d):
 
     cam_layer_name = "features.6"
 
-    def __init__(self, n_leads: int, n_classes: int, dropout: float = 0.3, stochastic_depth: float = 0.2) -> None:
+    def __init__(self, n_leads: int, n_classes: int, dropout: float = 0.3, stochastic_depth: float = 0.2,
+                 lead_padding: int = 0) -> None:
         super().__init__(n_leads, n_classes)
+        self._set_lead_padding(lead_padding)
         layers: list[nn.Module] = [conv_bn_act(1, 24, 3, stride=2, act=nn.SiLU, eps=_BN_EPS)]
         total = sum(stage[-1] for stage in EFFICIENTNET_V2_S_STAGES)
         block_id = 0

@@ -63,8 +63,13 @@ class MobileNetV2_2d(FeaturesBackbone2d):
         n_leads: input leads (image height).
         n_classes: output logits.
         dropout: dropout of the paper head (0.3).
+        lead_padding: zero rows above and below the leads before the stem (reference code: 10).
+        head_input_dropout: dropout on the pooled features before the paper head. The reference code's
+            MobileNetV2 head starts with an extra Dropout(0.3) (its other two backbones have none);
+            the kit's default 0.0 gives all three the same head. ``fidelity="reference"`` sets 0.3.
 
-    Grad-CAM layer: ``features.17`` (= ``features[-2]``); for 12 x 1000 input its output is (B, 320, 1, 32).
+    Grad-CAM layer: ``features.17`` (= ``features[-2]``); for 12 x 1000 input its output is (B, 320, 1, 32)
+    (with ``lead_padding=10`` too: stride 32 takes 32 rows to one).
 
     Example:
         >>> m = MobileNetV2_2d(n_leads=12, n_classes=5).eval()
@@ -74,8 +79,12 @@ class MobileNetV2_2d(FeaturesBackbone2d):
 
     cam_layer_name = "features.17"
 
-    def __init__(self, n_leads: int, n_classes: int, dropout: float = 0.3) -> None:
+    def __init__(self, n_leads: int, n_classes: int, dropout: float = 0.3, lead_padding: int = 0,
+                 head_input_dropout: float = 0.0) -> None:
         super().__init__(n_leads, n_classes)
+        self._set_lead_padding(lead_padding)
+        if not 0.0 <= float(head_input_dropout) < 1.0:
+            raise ValueError(f"Expected head_input_dropout in [0, 1) (reference: 0.3), got {head_input_dropout!r}.")
         layers: list[nn.Module] = [conv_bn_act(1, 32, stride=2)]
         c_in = 32
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
@@ -85,4 +94,6 @@ class MobileNetV2_2d(FeaturesBackbone2d):
         layers.append(conv_bn_act(c_in, 1280, kernel=1))
         self.features = nn.Sequential(*layers)
         self.head = paper_head(1280, self.n_classes, p=dropout)
+        # a separate module (not head[0]) so the head's state-dict keys are the same with or without it
+        self.head_input_dropout = nn.Dropout(float(head_input_dropout)) if head_input_dropout else None
         init_conv_bn(self.features)  # torchvision's init for the trunk

@@ -46,7 +46,7 @@ from .._validation import check_choice, check_int
 from ..data import DATASETS, ECGData, load_dataset
 from ..models import build_model, list_models
 from ..selection import list_policies, make_policy
-from ..training import TrainConfig, pick_device, train
+from ..training import TrainConfig, fidelity_model_kwargs, fidelity_policy_params, pick_device, train
 from .class_stats import class_columns
 from .filters import filter_precision_recall
 from .run_folder import RunMismatch
@@ -82,7 +82,7 @@ class ExperimentConfig:
         >>> ExperimentConfig.from_dict({"ph": 0.5})
         Traceback (most recent call last):
         ...
-        ValueError: Unknown setting 'ph': expected any of batch_size, lr, weight_decay, lr_gamma, loss, full_loss, cb_beta, device, amp, eval_every, num_workers, tau, phi, gamma, warm_up, cam_start, start_revision, focus, data_dir, data_kwargs, model_kwargs, sampler, cb_max_weight_ratio, select_after_warmup, class_floor.
+        ValueError: Unknown setting 'ph': expected any of batch_size, lr, weight_decay, lr_gamma, loss, full_loss, cb_beta, device, amp, eval_every, num_workers, tau, phi, gamma, warm_up, cam_start, start_revision, focus, data_dir, data_kwargs, model_kwargs, sampler, cb_max_weight_ratio, select_after_warmup, class_floor, fidelity.
     """
 
     batch_size: int = 32
@@ -110,6 +110,7 @@ class ExperimentConfig:
     cb_max_weight_ratio: float | None = 50.0  # TrainConfig.cb_max_weight_ratio
     select_after_warmup: bool = False         # TrainConfig.select_after_warmup
     class_floor: float = 0.0                  # PDD/ERTS policies: per-class floor on the kept share
+    fidelity: str = "kit"             # 'reference': the ERTS reference code's behaviour (erts_kit.training.fidelity)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> ExperimentConfig:
@@ -126,6 +127,15 @@ class ExperimentConfig:
     def loss_for(self, policy: str) -> str:
         """The loss of a run of ``policy`` (``full_loss`` for the full-data baseline)."""
         return self.full_loss if policy == "full" and self.full_loss else self.loss
+
+    def model_kwargs_for(self, model: str) -> dict[str, Any]:
+        """The model options of a run: the fidelity preset's (lead padding, ...), then ``model_kwargs``.
+
+        Example:
+            >>> ExperimentConfig(fidelity="reference").model_kwargs_for("resnet18_2d")
+            {'lead_padding': 10}
+        """
+        return {**fidelity_model_kwargs(model, self.fidelity), **self.model_kwargs}
 
 
 def _as_config(config: ExperimentConfig | Mapping[str, Any] | None) -> ExperimentConfig:
@@ -167,7 +177,7 @@ def build_policy(name: str, config: ExperimentConfig | Mapping[str, Any] | None 
               if k in takes}
     if cfg.class_floor and key != "full":   # shown in params() only when set
         params["class_floor"] = cfg.class_floor
-    return make_policy(key, seed=seed, **params)
+    return make_policy(key, seed=seed, **params, **fidelity_policy_params(key, cfg.fidelity))
 
 
 def _train_config(cfg: ExperimentConfig, policy: str, seed: int, epochs: int) -> TrainConfig:
@@ -175,7 +185,7 @@ def _train_config(cfg: ExperimentConfig, policy: str, seed: int, epochs: int) ->
                        lr_gamma=cfg.lr_gamma, loss=cfg.loss_for(policy), cb_beta=cfg.cb_beta, seed=seed,
                        device=cfg.device, amp=cfg.amp, num_workers=cfg.num_workers, eval_every=cfg.eval_every,
                        focus_score=cfg.focus, sampler=cfg.sampler, cb_max_weight_ratio=cfg.cb_max_weight_ratio,
-                       select_after_warmup=cfg.select_after_warmup)
+                       select_after_warmup=cfg.select_after_warmup, fidelity=cfg.fidelity)
 
 
 @dataclass
@@ -235,10 +245,18 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
                                  f"only {epochs} epochs: the result would be plain {pol.base.name.upper()}. "
                                  "Lower --warm-up/--cam-start or raise --epochs.")
             tc = _train_config(cfg, pol.name, seed, epochs)
-            settings = {"model": model, "model_kwargs": dict(cfg.model_kwargs), "policy": pol.params(),
-                        "train": {k: v for k, v in asdict(tc).items() if k not in _SETTINGS_FREE}, "epochs": epochs}
+            settings = {"model": model, "model_kwargs": cfg.model_kwargs_for(model), "policy": pol.params(),
+                        "train": _train_settings(tc), "epochs": epochs}
             runs.append(_Run(pol.name, seed, pol, tc, settings))
     return runs
+
+
+def _train_settings(tc: TrainConfig) -> dict[str, Any]:
+    # fidelity fields at their defaults are left out, so run folders made before they existed still match
+    defaults = {"fidelity": "kit", "cam_relu_order": None, "loss_reduction": None, "cb_empty_class": None,
+                "scoring_mode": None, "reference_passes": None, "scoring_fp32": None}
+    return {k: v for k, v in asdict(tc).items()
+            if k not in _SETTINGS_FREE and not (k in defaults and v == defaults[k])}
 
 
 def _write_tables(rows: list[dict[str, Any]], out_dir: Path) -> pd.DataFrame:
@@ -365,7 +383,7 @@ def _run_locked(runs: list[_Run], data: ECGData, model: str, out: Path, cfg: Exp
         run_dir.mkdir(parents=True, exist_ok=True)
         _atomic_json(run_dir / "settings.json", run.settings)
         torch.manual_seed(run.seed)
-        net = build_model(model, data.n_leads, data.n_classes, **cfg.model_kwargs)
+        net = build_model(model, data.n_leads, data.n_classes, **cfg.model_kwargs_for(model))
         t0 = time.perf_counter()
         res = train(net, data, run.policy_obj, run.train_config, run_dir=run_dir, progress=progress, resume=True)
         atomic_write(run_dir / "history.csv", lambda f, h=res.history: f.write(h.to_csv(index=False).encode()))

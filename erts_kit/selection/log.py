@@ -3,7 +3,10 @@
 One row per (epoch, sample) the loop showed the policy: ``p_true``, ``focus``, ``combined``
 (NaN where the policy did not compute them) and the :class:`~erts_kit.selection.base.Decision`.
 Rows are keyed by *dataset index* (``batch.indices``), never by batch offset, so shuffling does not
-scramble them (the reference code's ``survival_log`` stored offsets). Storage is compact: int32
+scramble them (the reference code's ``survival_log`` also stores dataset indices: its Dataset returns
+the index with each sample. Its defect lies elsewhere: XAI-SRD and XAI-SMRD log their PDD picks
+*before* the focus filter, so samples the filter dropped appear as survivors; here every row carries
+the final decision, DROPPED_LOW_FOCUS included). Storage is compact: int32
 epoch, int64 index, float32 (or float16) scores, int8 decision, written into fixed-size numpy
 chunks that grow as the run goes.
 

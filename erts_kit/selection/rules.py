@@ -5,11 +5,16 @@ the training loop, the widgets and the tests all call the same code. Rules follo
 "The method, as published" (PDD: arXiv 2505.22342; ERTS: arXiv 2606.12252):
 
 - :func:`dbpd_candidates`: difficulty-based PDD, keep ``p_true < tau`` (``tau == 0``: the misclassified).
+- :func:`dbpd_rescue`: the reference code's DBPD rescue, one sample for each class without a candidate.
 - :func:`smrd_pick`: schedule-matched random PDD, a seeded random subset of a given size.
 - :func:`srd_count`: scalar random PDD, ``int(gamma ** epoch * batch_size)`` samples.
 - :func:`erts_filter`: the ERTS focus filter with class-aware rescue.
 
 All index tensors returned are int64 batch positions (0..B-1), sorted ascending, on the CPU.
+
+Ties: wherever a rule ranks scores (the ERTS filter, its rescue), equal scores are ordered by batch
+position and the earlier position wins; NaN ranks last (:func:`rank_desc`). The reference code uses
+``torch.topk``, whose order among equal values is not specified.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import torch
 
 from .._validation import check_int, check_range
 
-__all__ = ["dbpd_candidates", "erts_filter", "n_keep_erts", "rank_desc", "smrd_pick", "srd_count"]
+__all__ = ["dbpd_candidates", "dbpd_rescue", "erts_filter", "n_keep_erts", "rank_desc", "smrd_pick", "srd_count"]
 
 
 def _as_cpu_1d(name: str, t: torch.Tensor | np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -68,6 +73,49 @@ def dbpd_candidates(p_true: torch.Tensor, tau: float = 0.3,
     else:
         mask = p < float(tau)
     return torch.nonzero(mask, as_tuple=False).flatten().to(torch.int64)
+
+
+def dbpd_rescue(candidates: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The reference code's DBPD rescue: for each class in the batch without a candidate, its first sample.
+
+    The reference's DBPD keeps, besides its candidates, the earliest batch position of every class
+    that is present in the batch but has no candidate (so every class of the batch gets at least one
+    gradient), and only when the batch has at least one candidate (a batch without any is skipped
+    whole). The kit's DBPD does this only with ``rescue=True`` (``fidelity="reference"`` for ``dbpd``).
+    It differs from the ERTS rescue (:func:`erts_filter`), which restores the best-scoring *candidate*
+    of a class the focus filter emptied.
+
+    Args:
+        candidates: (n,) int64 batch positions DBPD keeps.
+        labels: (B,) int class ids of the whole batch (multi-label: one class per sample,
+            :func:`erts_kit.selection.policies.common.class_keys`).
+
+    Returns:
+        (r,) int64 sorted batch positions added by the rescue (disjoint from ``candidates``; empty when
+        there is no candidate).
+
+    Raises:
+        ValueError: wrong shapes or a candidate outside [0, B-1].
+
+    Example:
+        >>> dbpd_rescue(torch.tensor([1]), torch.tensor([0, 0, 1, 2, 2])).tolist()   # classes 1, 2 had none
+        [2, 3]
+        >>> dbpd_rescue(torch.tensor([], dtype=torch.int64), torch.tensor([0, 1])).tolist()  # nothing to train on
+        []
+    """
+    cand = _as_cpu_1d("candidates", candidates, torch.int64)
+    y = _as_cpu_1d("labels", labels, torch.int64)
+    if len(cand) == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    if int(cand.min()) < 0 or int(cand.max()) >= len(y):
+        raise ValueError(f"Expected candidate positions in [0, {len(y) - 1}], got range "
+                         f"[{int(cand.min())}, {int(cand.max())}].")
+    has_candidate = set(y[cand].tolist())
+    first_of_class: dict[int, int] = {}
+    for pos, cls in enumerate(y.tolist()):
+        first_of_class.setdefault(cls, pos)
+    added = sorted(pos for cls, pos in first_of_class.items() if cls not in has_candidate)
+    return torch.tensor(added, dtype=torch.int64)
 
 
 def smrd_pick(n_keep: int, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:

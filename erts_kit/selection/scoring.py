@@ -8,7 +8,8 @@ Where the kit departs from the reference code: the reference scores batches with
 *train* mode (so BatchNorm running statistics move during the scoring pass, and dropout perturbs
 p_true) and computes Grad-CAM in *eval* mode. The kit scores in **eval mode** under ``no_grad`` for
 both, then restores every module's mode: the scoring pass changes nothing in the model, and p_true
-and the map come from the same network. When the policy will need focus (ERTS filter epochs; the
+and the map come from the same network (``train_mode=True`` reproduces the reference: see below).
+When the policy will need focus (ERTS filter epochs; the
 policy says so through :meth:`ModelBatchScorer.expect_focus`), ONE shared pass
 (:func:`erts_kit.explain.gradcam_and_logits`: trunk without autograd, head with autograd) gives the
 logits and the maps of the whole batch, so ERTS does not pay a second forward for its explanation.
@@ -21,6 +22,14 @@ Ledger charges (:class:`~erts_kit.selection.ledger.CostLedger`):
   the layer), wall-clock in phase ``'gradcam'`` (the whole shared pass, forward included);
 - focus asked after a plain forward already ran (no hint): Grad-CAM on the candidates only,
   ``scored += n`` and ``gradcam += n``.
+
+Reference fidelity (``fidelity="reference"``, :mod:`erts_kit.training.fidelity`): with
+``train_mode=True`` the scoring forward runs in train mode (BatchNorm uses and updates batch
+statistics, dropout is active) and there is no shared pass: focus comes from a separate eval-mode
+Grad-CAM of the candidates (``scored += n``, ``gradcam += n``), as in the reference code;
+``relu_order`` is passed to Grad-CAM; :meth:`ModelBatchScorer.extra_forward` is the reference SRD's
+no-grad train-mode forward after a step (``scored += B``, phase ``'score'``). Every one of these
+passes is charged like any other scoring pass, so compute-equivalent epochs stay honest.
 
 Targets: single-label ``y`` (B,) are the true classes. Multi-hot ``y`` (B, C): p_true is the mean,
 over classes, of the probability of the correct answer (``sigmoid`` where y = 1, ``1 - sigmoid``
@@ -42,9 +51,10 @@ from .policies.common import class_keys
 __all__ = ["ModelBatchScorer"]
 
 
-def _gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
+                        relu_order: str = "after_mean") -> tuple[torch.Tensor, torch.Tensor]:
     from ..explain import gradcam_and_logits
-    return gradcam_and_logits(model, x, target)
+    return gradcam_and_logits(model, x, target, relu_order=relu_order)
 
 
 def _focus_score(maps: torch.Tensor, name: str, **kw: Any) -> torch.Tensor:
@@ -71,6 +81,8 @@ class ModelBatchScorer:
             policy's :meth:`expect_focus` call can override it.
         amp: run the passes under ``torch.autocast`` when the batch is on CUDA (ignored elsewhere).
         focus_kwargs: extra keyword arguments of the focus score.
+        train_mode: score in train mode without a shared pass, as the reference code does (module docstring).
+        relu_order: Grad-CAM's ``relu_order`` (``"after_mean"``: kit; ``"before_mean"``: reference code).
 
     Example:
         >>> from erts_kit.models import build_model
@@ -89,8 +101,11 @@ class ModelBatchScorer:
     """
 
     def __init__(self, model: nn.Module, batch: BatchInfo, ledger: CostLedger | None = None,
-                 focus_name: str = "topk_mean", amp: bool = False, focus_kwargs: dict[str, Any] | None = None) -> None:
+                 focus_name: str = "topk_mean", amp: bool = False, focus_kwargs: dict[str, Any] | None = None,
+                 train_mode: bool = False, relu_order: str = "after_mean") -> None:
         self.model = _unwrap(model)
+        self.train_mode = bool(train_mode)
+        self.relu_order = relu_order
         self.batch = batch
         self.ledger = ledger
         self.focus_name = focus_name
@@ -103,8 +118,8 @@ class ModelBatchScorer:
 
     # -- hints and helpers ---------------------------------------------------------------------
     def expect_focus(self, name: str | None = None) -> None:
-        """Tell the scorer focus will be asked for: the next pass is the shared Grad-CAM pass."""
-        self._want_focus = True
+        """Tell the scorer focus will be asked for: the next pass is the shared Grad-CAM pass (not in train mode)."""
+        self._want_focus = not self.train_mode
         if name is not None and name != self.focus_name:
             self.focus_name = name
             self._focus = None
@@ -139,11 +154,36 @@ class ModelBatchScorer:
             for m, flag in modes:
                 m.training = flag
 
+    @contextlib.contextmanager
+    def _scoring_mode(self):
+        """Eval mode (kit), or train mode for the reference's scoring forward; every module's mode is restored."""
+        if not self.train_mode:
+            with self._eval():
+                yield
+            return
+        modes = [(m, m.training) for m in self.model.modules()]
+        self.model.train()
+        try:
+            yield
+        finally:
+            for m, flag in modes:
+                m.training = flag
+
     # -- passes ----------------------------------------------------------------------------------
     def _plain_forward(self) -> None:
-        with self._phase("score"), self._eval(), self._autocast():
-            logits = logits_no_grad(self.model, self.batch.x)  # micro-batched on the CPU, as the shared pass
+        with self._phase("score"), self._scoring_mode(), self._autocast():
+            logits = logits_no_grad(self.model, self.batch.x)  # micro-batched on the CPU in eval mode
         self._logits = logits.detach().float().cpu()
+        self._charge(scored=self.batch_size)
+
+    def extra_forward(self) -> None:
+        """The reference SRD's no-grad forward of the whole batch after a step (train mode: moves BatchNorm statistics).
+
+        Its output is discarded (the reference used it for a training-accuracy print); it is charged
+        ``scored += B`` in phase ``'score'``.
+        """
+        with self._phase("score"), self._scoring_mode(), self._autocast():
+            logits_no_grad(self.model, self.batch.x)
         self._charge(scored=self.batch_size)
 
     def _gradcam(self, positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,7 +192,7 @@ class ModelBatchScorer:
             pos = positions.to(x.device)
             x, t = x[pos], t[pos]
         with self._phase("gradcam"), self._eval(), self._autocast():
-            maps, logits = _gradcam_and_logits(self.model, x, t)
+            maps, logits = _gradcam_and_logits(self.model, x, t, self.relu_order)
         self._charge(scored=x.shape[0], gradcam=x.shape[0])
         return maps.detach().float().cpu(), logits.detach().float().cpu()
 

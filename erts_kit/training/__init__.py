@@ -11,19 +11,22 @@
 - :mod:`.losses`: cross-entropy, class-balanced cross-entropy, BCE;
 - :mod:`.sampling`: the class-balanced sampler;
 - :mod:`.schedule`: warnings when a policy's schedule never lets it act, or its best epoch is a warm-up one.
+- :mod:`.fidelity`: the ``fidelity`` presets, the kit's choices or the ERTS reference code's.
 """
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SAMPLERS, SELECT_METRICS, ScheduleWarning, TrainConfig, paper_config, pick_device
 from .distributed import dist_info
 from .evaluate import check_compatible, evaluate
+from .fidelity import FIDELITIES, fidelity_model_kwargs, fidelity_policy_params, resolve_fidelity
 from .losses import LOSSES, ClassificationLoss, class_balanced_weights, make_loss
 from .loop import TrainResult, train
 from .sampling import ClassBalancedSampler
 from .step import NonFiniteLossError, train_step
 
 __all__ = [
-    "LOSSES", "SAMPLERS", "SELECT_METRICS", "ClassBalancedSampler", "ClassificationLoss", "NonFiniteLossError",
-    "ScheduleWarning", "TrainConfig", "TrainResult",
-    "check_compatible", "class_balanced_weights", "dist_info", "evaluate", "load_checkpoint", "make_loss",
-    "paper_config", "pick_device", "save_checkpoint", "train", "train_step",
+    "FIDELITIES", "LOSSES", "SAMPLERS", "SELECT_METRICS", "ClassBalancedSampler", "ClassificationLoss",
+    "NonFiniteLossError", "ScheduleWarning", "TrainConfig", "TrainResult",
+    "check_compatible", "class_balanced_weights", "dist_info", "evaluate", "fidelity_model_kwargs",
+    "fidelity_policy_params", "load_checkpoint", "make_loss", "paper_config", "pick_device", "resolve_fidelity",
+    "save_checkpoint", "train", "train_step",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from .._validation import check_choice, check_int, check_range
+from .fidelity import check_fidelity_fields
 from .losses import LOSSES
 
 __all__ = ["LEGACY_DEFAULTS", "RESUME_FREE", "SAMPLERS", "SELECT_METRICS", "ScheduleWarning", "TrainConfig",
@@ -83,6 +84,15 @@ class TrainConfig:
     # MIT-BIH DS1's S, V, F weights as Cui et al. give them and brings each Q beat from 1,238x to 50x (losses.py)
     cb_max_weight_ratio: float | None = 50.0
     select_after_warmup: bool = False  # best.pt only among epochs >= the policy's warm_up
+    # 'kit' | 'reference' (the ERTS reference code's behaviour); the switches below override one
+    # behaviour each, None = as fidelity says (see erts_kit.training.fidelity)
+    fidelity: str = "kit"
+    cam_relu_order: str | None = None     # 'after_mean' (kit) | 'before_mean' (reference)
+    loss_reduction: str | None = None     # 'weight_sum' (kit) | 'mean' (reference)
+    cb_empty_class: str | None = None     # 'zero' (kit) | 'reference'
+    scoring_mode: str | None = None       # 'eval' (kit) | 'train' (reference)
+    reference_passes: bool | None = None  # the reference's extra train-mode scoring forwards
+    scoring_fp32: bool | None = None      # score in fp32 on CUDA even with amp (reference)
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, minimum=1)
@@ -106,6 +116,7 @@ class TrainConfig:
             check_range("cb_max_weight_ratio", self.cb_max_weight_ratio, 1.0)
         if not isinstance(self.select_after_warmup, bool):
             raise TypeError(f"Expected select_after_warmup as True or False, got {self.select_after_warmup!r}.")
+        check_fidelity_fields(self)
         if not isinstance(self.focus_score, str) or not self.focus_score:
             raise TypeError(f"Expected focus_score as a registered name (e.g. 'topk_mean'), got {self.focus_score!r}.")
 

@@ -3,7 +3,9 @@
 Per batch: ``BatchInfo`` -> a lazy ``ModelBatchScorer`` (scores only what the policy asks for and
 charges the cost ledger) -> ``policy.select`` -> the selection log -> a training forward + backward on
 the kept samples only (:func:`~erts_kit.training.step.train_step`). The full-data policy never asks
-for a score, so it pays no scoring pass.
+for a score, so it pays no scoring pass. Under ``fidelity="reference"`` the scorer works as the reference
+code's does (train-mode, fp32 scoring) and the reference's extra scoring forwards run too
+(:func:`~erts_kit.training.fidelity.reference_passes`), each charged to the ledger.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..selection.log import SelectionLog
 from ..selection.scoring import ModelBatchScorer
 from .config import TrainConfig
 from .distributed import Ranks, broadcast_buffers, gather_selection
+from .fidelity import reference_passes, resolve_fidelity
 from .evaluate import evaluate
 from .state import RunState
 from .step import train_step
@@ -41,6 +44,10 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
     n_cls = len(state.class_names)
     sums = torch.zeros(4 + 2 * n_cls, dtype=torch.float64)
     ledger = state.ledger
+    switches = resolve_fidelity(config)
+    before, after = reference_passes(policy, epoch) if switches.reference_passes else (False, False)
+    scorer_kw = {"amp": state.use_amp and not switches.scoring_fp32, "train_mode": switches.scoring_mode == "train",
+                 "relu_order": switches.cam_relu_order}
     batches = iter(tqdm(state.loader, desc=f"epoch {epoch}", leave=False, disable=not progress))
     while True:
         with ledger.phase("data"):
@@ -51,7 +58,9 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
         y_cpu = y
         x, y = x.to(device, non_blocking=state.pin_memory), y.to(device, non_blocking=state.pin_memory)
         batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step)
-        scorer = ModelBatchScorer(state.model, batch, ledger=ledger, focus_name=focus_name, amp=state.use_amp)
+        scorer = ModelBatchScorer(state.model, batch, ledger=ledger, focus_name=focus_name, **scorer_kw)
+        if before:
+            scorer.p_true()   # the reference's scoring forward, whether or not the policy reads it
         sel = policy.select(epoch, batch, scorer)
         state.log.add(epoch, idx, sel)
         keep = sel.keep.to(device=x.device, dtype=torch.bool)
@@ -62,6 +71,8 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
             train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler, config.grad_clip,
                        x, y, keep, n_keep, where.distributed, where.world, state.use_amp, epoch, state.step, sums)
         ledger.add_train(n_keep)
+        if after and n_keep:   # the reference skips a batch it keeps nothing of, pass included
+            scorer.extra_forward()
         state.step += 1
     with warnings.catch_warnings():  # an epoch without any optimizer step is legitimate here
         warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")

@@ -27,6 +27,7 @@ from ..selection.log import SelectionLog
 from .checkpoint import frame_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import RESUME_FREE, TrainConfig, comparable_config
 from .distributed import wrap_ddp
+from .fidelity import resolve_fidelity
 from .losses import ClassificationLoss, make_loss
 from .sampling import ClassBalancedSampler
 
@@ -91,8 +92,10 @@ def build_run_state(model: nn.Module, data: ECGData, config: TrainConfig, device
     pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
                         generator=gen, num_workers=config.num_workers, pin_memory=pin)
+    switches = resolve_fidelity(config)
     criterion = make_loss(config.loss, data.labels[train_idx], data.n_classes, config.cb_beta,
-                          config.cb_max_weight_ratio).to(device)
+                          config.cb_max_weight_ratio, reduction=switches.loss_reduction,
+                          empty_class=switches.cb_empty_class).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_gamma)
     use_amp = config.amp and device.type == "cuda"
@@ -108,7 +111,9 @@ def build_run_state(model: nn.Module, data: ECGData, config: TrainConfig, device
 def _checked_resume_checkpoint(path: Path, config: TrainConfig, policy: Any) -> dict[str, Any]:
     ckpt = load_checkpoint(path)
     old, new = comparable_config(ckpt["config"]), comparable_config(asdict(config))
-    diff = {k: (old.get(k), v) for k, v in new.items() if k not in RESUME_FREE and old.get(k) != v}
+    defaults = asdict(TrainConfig())   # a field newer than the checkpoint counts as its default there
+    diff = {k: (old.get(k, defaults.get(k)), v) for k, v in new.items()
+            if k not in RESUME_FREE and old.get(k, defaults.get(k)) != v}
     if diff:
         shown = "; ".join(f"{k}: {o!r} there, {n!r} now" for k, (o, n) in diff.items())
         raise ValueError(f"Cannot resume {path}: the config differs in {shown}. Use the same "

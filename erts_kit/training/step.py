@@ -1,8 +1,9 @@
 """One optimizer step on the kept samples, DDP-safe.
 
-DDP scaling (see :mod:`erts_kit.training.distributed`): the kept weight is all-reduced first; each rank's loss sum is
-multiplied by ``world_size / global_weight`` so that DDP's gradient *average* equals the gradient of
-the weighted mean loss over every sample kept on any rank. A rank that kept nothing forwards one zero
+DDP scaling (see :mod:`erts_kit.training.distributed`): the kept weight (``criterion.normaliser``: the sum of
+the kept samples' weights, or their count under the reference's ``reduction="mean"``) is all-reduced first;
+each rank's loss sum is multiplied by ``world_size / global_weight`` so that DDP's gradient *average* equals
+the gradient of the reduced loss over every sample kept on any rank. A rank that kept nothing forwards one zero
 input in eval mode with weight 0 (joins the all-reduce, adds no gradient, moves no BatchNorm statistic).
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, 
         xk, yk = x, y                          # every sample kept (the full policy): no mask copy
     else:
         xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
-    w_local = criterion.sample_weights(yk).sum().float() if n_keep else torch.zeros((), device=x.device)
+    # the divisor of the loss sum: sum of kept weights (kit) or the kept count (reference), see losses.py
+    w_local = criterion.normaliser(yk) if n_keep else torch.zeros((), device=x.device)
     w_global = w_local.detach().clone()
     if distributed:
         dist.all_reduce(w_global)

@@ -13,8 +13,8 @@ import torch
 
 from ..._validation import check_int, check_range
 from ..base import BatchInfo, BatchScorer, BatchSelection, Decision
-from ..rules import dbpd_candidates, smrd_pick, srd_count
-from .common import _apply_floor, _batch_size, _selection, pick_generator
+from ..rules import dbpd_candidates, dbpd_rescue, smrd_pick, srd_count
+from .common import _apply_floor, _batch_size, _selection, class_keys, pick_generator
 
 __all__ = ["DBPDPolicy", "SMRDPolicy", "SRDPolicy"]
 
@@ -115,22 +115,53 @@ class DBPDPolicy(_PDDPolicy):
         start_revision: first revision epoch, or None.
         seed: unused by DBPD (deterministic); kept for a uniform signature.
         class_floor: per-class floor on the kept share of a batch (see ``_PDDPolicy``; 0: off).
+        rescue: also keep the first sample of every class of the batch that has no candidate
+            (:func:`~erts_kit.selection.rules.dbpd_rescue`, decision RESCUED), as the reference code's
+            DBPD does. Off by default (the published rule has no rescue). Under ERTS (``xai_dbpd``
+            with ``rescue=True``) the rescued samples join the candidates the focus filter ranks.
+
+    Example:
+        >>> from erts_kit.selection.base import BatchInfo
+        >>> class Scores:                      # a stand-in scorer: p_true only
+        ...     def p_true(self): return torch.tensor([0.1, 0.9, 0.8, 0.2])
+        >>> b = BatchInfo(x=torch.zeros(4, 1, 8), y=torch.tensor([0, 1, 1, 0]), indices=torch.arange(4), step=0)
+        >>> DBPDPolicy(warm_up=0).select(0, b, Scores()).keep.tolist()
+        [True, False, False, True]
+        >>> DBPDPolicy(warm_up=0, rescue=True).select(0, b, Scores()).decision.tolist()   # 3 = RESCUED
+        [0, 3, 1, 0]
     """
 
     name = "dbpd"
 
     def __init__(self, tau: float = 0.3, warm_up: int = 5, start_revision: int | None = None, seed: int = 42,
-                 class_floor: float = 0.0) -> None:
+                 rescue: bool = False, class_floor: float = 0.0) -> None:
         super().__init__(warm_up, start_revision, seed, class_floor)
         self.tau = float(check_range("tau", tau, 0.0, 1.0))
+        if not isinstance(rescue, bool):
+            raise TypeError(f"Expected rescue to be True or False, got {rescue!r}.")
+        self.rescue = rescue
 
     def _own_params(self) -> dict[str, Any]:
-        return {"tau": self.tau}
+        # rescue is listed only when on, so the settings of runs made before the option are unchanged
+        return {"tau": self.tau, **({"rescue": True} if self.rescue else {})}
 
-    def candidates(self, epoch, batch, scorer):
+    def _difficult(self, scorer) -> tuple[torch.Tensor, torch.Tensor]:
         p = scorer.p_true()
         pc = _pred_correct(scorer) if self.tau == 0 else None
         return dbpd_candidates(p, self.tau, pc), p
+
+    def candidates(self, epoch, batch, scorer):
+        cand, p = self._difficult(scorer)
+        if self.rescue:
+            cand = torch.sort(torch.cat([cand, dbpd_rescue(cand, class_keys(batch.y))])).values
+        return cand, p
+
+    def select(self, epoch: int, batch: BatchInfo, scorer: BatchScorer) -> BatchSelection:
+        sel = super().select(epoch, batch, scorer)
+        if self.rescue and self.stage(epoch) == "select":
+            cand, _ = self._difficult(scorer)   # p_true is cached: a pure recomputation
+            sel.decision[dbpd_rescue(cand, class_keys(batch.y))] = int(Decision.RESCUED)
+        return sel
 
 
 class SMRDPolicy(DBPDPolicy):
@@ -140,6 +171,10 @@ class SMRDPolicy(DBPDPolicy):
     """
 
     name = "smrd"
+
+    def __init__(self, tau: float = 0.3, warm_up: int = 5, start_revision: int | None = None, seed: int = 42,
+                 class_floor: float = 0.0) -> None:
+        super().__init__(tau, warm_up, start_revision, seed, class_floor=class_floor)   # no rescue: picks are random
 
     def candidates(self, epoch, batch, scorer):
         p = scorer.p_true()

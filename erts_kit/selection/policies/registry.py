@@ -26,7 +26,7 @@ _NAMES = ["full", "dbpd", "smrd", "srd", "xai_dbpd", "xai_smrd", "xai_srd"]
 _COMMON = ("warm_up", "start_revision", "seed", "class_floor")  # every policy takes a seed, so a loop can always pass one
 _PARAMS = {
     "full": ("seed",),
-    "dbpd": ("tau", *_COMMON),
+    "dbpd": ("tau", *_COMMON, "rescue"),
     "smrd": ("tau", *_COMMON),
     "srd": ("gamma", *_COMMON),
 }
@@ -60,7 +60,8 @@ def make_policy(name: str, **params: Any):
     ``erts_*`` are aliases of ``xai_*``). Parameters and ranges: ``tau`` in [0, 1], ``gamma`` in (0, 1],
     ``phi`` in (0, 1], ``warm_up`` >= 0, ``start_revision`` None or >= warm_up, ``cam_start`` >= 0,
     ``seed`` >= 0, ``focus`` a registered focus score, ``class_floor`` in [0, 1] (PDD/ERTS: a kit
-    addition, 0 = off). Unset ones take :data:`PAPER_DEFAULTS`.
+    addition, 0 = off), ``rescue`` (``dbpd`` and ``xai_dbpd`` only: the reference code's DBPD rescue,
+    off by default). Unset ones take :data:`PAPER_DEFAULTS`.
 
     Raises:
         ValueError: unknown name (lists the valid ones) or a value out of range.
