@@ -147,7 +147,7 @@ def paired_table(paired: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         >>> df = pd.DataFrame({"policy": ["full", "full", "x", "x"], "seed": [1, 2, 1, 2],
         ...                    "macro_f1": [0.8, 0.9, 0.8, 0.8], "wall_seconds": [4.0, 4.0, 2.0, 2.0]})
         >>> paired_table(paired_differences(df, n_boot=0)).iloc[0].tolist()
-        ['x', '1, 2', '-0.050', '[-0.685, 0.585]', '–', '0.50x (0.50-0.50)']
+        ['x', '1, 2', '-0.050', '[-0.685, 0.585]', '–', '0.50x (0.50-0.50)', '–']
     """
     def f(v: float) -> str:
         return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
@@ -161,10 +161,11 @@ def paired_table(paired: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     for r in paired.itertuples(index=False):
         wall = "–" if not np.isfinite(r.wall_ratio) else \
             f"{r.wall_ratio:.2f}x ({r.wall_ratio_min:.2f}-{r.wall_ratio_max:.2f})"
+        ce = "–" if not np.isfinite(r.ce_ratio) else f"{r.ce_ratio:.2f}x"
         rows.append([r.policy, ", ".join(map(str, r.seeds)), f(r.diff_mean), iv(r.t_low, r.t_high),
-                     iv(r.boot_low, r.boot_high), wall])
+                     iv(r.boot_low, r.boot_high), wall, ce])
     return pd.DataFrame(rows, columns=["policy", "paired seeds", f"{metric} - {base}", "95% CI (paired t)",
-                                       "95% CI (bootstrap)", f"wall-clock vs {base}"])
+                                       "95% CI (bootstrap)", f"wall-clock vs {base}", f"compute-eq. vs {base}"])
 
 
 def verdict(paired: pd.DataFrame, max_loss: float = 0.01, max_wall_ratio: float = 0.6) -> list[str]:
