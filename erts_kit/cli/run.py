@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import UserError
 
-__all__ = ["check_data_folder", "demo_locked", "finish", "grid_locked", "load_note"]
+__all__ = ["check_data_folder", "demo_locked", "finish", "grid_locked", "load_note", "machine_note"]
 
 
 def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, notes: list[str],
@@ -53,6 +53,10 @@ def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, note
     path = write_report(df, load_histories(out, df), out, examples, title=title, notes=notes, filter_stats=ftab)
     print()
     print(markdown_table(table))
+    if "full" in set(df["policy"]) and df["policy"].nunique() > 1:
+        from ..results.stats import paired_differences, paired_table
+        print("\nmacro-F1 vs full, paired by seed (95% intervals; wall-clock ratio from this grid):\n")
+        print(markdown_table(paired_table(paired_differences(df, n_boot=2000))))
     for n in notes:
         print(f"  * {n}")
     print(f"\nreport: {path}  |  {path.with_suffix('.html')}  |  results: {out / 'results.csv'}")
@@ -83,11 +87,28 @@ def grid_locked(args: argparse.Namespace, s: dict[str, Any], policies: list[str]
              f"losses: {', '.join(sorted({f'{p}: {cfg.loss_for(p)}' for p in df['policy']}))}",
              (f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
              f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}"),
+             machine_note(df),
              (f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
              f"reused from {out}, {time.perf_counter() - t0:.0f} s{load_note()}")]
     finish(df, data, out, s["model"], {}, f"erts-kit {args.command}: {', '.join(policies)}", notes,
            not args.no_progress)
     return 0
+
+
+def machine_note(df) -> str:
+    """Where the wall-clock columns were measured: architecture, cores, torch and the training device.
+
+    Example:
+        >>> import pandas as pd
+        >>> machine_note(pd.DataFrame({"device": ["cpu"]})).startswith("machine: ")
+        True
+    """
+    import platform
+
+    import torch
+    device = str(df["device"].iloc[0]) if "device" in df.columns and len(df) else "unknown"
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, training device "
+            f"{device}")
 
 
 def load_note() -> str:
