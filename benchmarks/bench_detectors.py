@@ -96,8 +96,9 @@ def main() -> None:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=["synthetic"], choices=["synthetic", "mitbih"])
     ap.add_argument("--mitdb-dir", default=os.environ.get("ERTS_KIT_MITDB_DIR", "/work/shared/data/mitdb-ds1"))
-    ap.add_argument("--n-samples", type=int, default=800, help="synthetic records (70%% train)")
+    ap.add_argument("--n-samples", type=int, default=600, help="synthetic records (70%% train)")
     ap.add_argument("--leads", type=int, default=12)
+    ap.add_argument("--duration", type=float, default=5.0, help="synthetic seconds per record at 100 Hz")
     ap.add_argument("--beats-per-record", type=int, default=120)
     ap.add_argument("--checkpoints", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--folds", type=int, default=3, help="cleanlab out-of-fold models")
@@ -122,7 +123,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if name == "synthetic":
             data = load_dataset("synthetic", n_samples=args.n_samples, n_leads=args.leads,
-                                duration_s=3.0 if args.smoke else 10.0, seed=args.seed, label_flip_rate=0.1,
+                                duration_s=3.0 if args.smoke else args.duration, seed=args.seed, label_flip_rate=0.1,
                                 artifact_rate=0.1)
             data.splits = {k: v for k, v in data.splits.items() if k != "test"}
         else:

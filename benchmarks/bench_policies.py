@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--n-samples", type=int, default=800, help="synthetic records (70%% train)")
+    ap.add_argument("--n-samples", type=int, default=600, help="synthetic records (70%% train)")
     ap.add_argument("--leads", type=int, default=12)
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds per record at 100 Hz")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per record at 100 Hz")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--model", default="small_cnn")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -89,8 +89,7 @@ def main() -> None:
     paired = paired_differences(df)
     n_train = len(data.splits["train"])
     print(f"# Policies under corruption: paired differences vs full\n")
-    print(f"Command: `python benchmarks/bench_policies.py --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}"
-          f" --n-samples {args.n_samples}`  ")
+    print(f"Command: `python benchmarks/bench_policies.py {' '.join(sys.argv[1:])}`  ")
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} threads; load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at the end "
           f"(shared machine: wall-clock ratios were measured side by side, absolute seconds are inflated).  ")
