@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny grid in seconds (for the tests)")
     args = ap.parse_args()
     if args.smoke:
-        args.n_samples, args.leads, args.duration, args.epochs, args.seeds = 90, 1, 3.0, 4, [0, 1]
+        args.n_samples, args.leads, args.duration, args.epochs, args.seeds = 60, 1, 3.0, 4, [0, 1]
         args.out = tempfile.mkdtemp(prefix="erts_bench_policies_smoke_")
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
