@@ -91,7 +91,7 @@ from erts_kit.results.detect_signals import run_detector_study
 from erts_kit.results.detectors import detector_verdicts
 from erts_kit.results.stats import paired_differences, paired_table, verdict
 
-TRAIN = dict(batch_size=32, lr=1e-3, device=P["device"])
+TRAIN = dict(batch_size=32, lr=1e-3, device=str(P["device"]))
 
 # %% [markdown]
 # # Part 1 — the detector benchmark

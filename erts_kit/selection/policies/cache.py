@@ -90,16 +90,22 @@ class ScoreCache:
         return idx
 
     def get(self, field: str, indices: Any) -> torch.Tensor:
-        """Values of ``field`` (one of the stored fields, or ``'aum'``) for dataset ``indices``; unseen: NaN / -1 / 0."""
+        """Values of ``field`` (one of the stored fields, or ``'aum'``) for dataset ``indices``; unseen: NaN / -1 / 0.
+
+        Reading never changes the cache (an index beyond the largest seen reads as unseen).
+        """
         idx = self._idx(indices)
-        self._grow(int(idx.max()) + 1 if idx.numel() else 0)
         if field == "aum":
-            n = self._t["margin_count"][idx]
-            return torch.where(n > 0, self._t["margin_sum"][idx] / n.clamp_min(1), torch.full_like(n, float("nan"),
-                               dtype=torch.float32))
+            n = self.get("margin_count", idx)
+            return torch.where(n > 0, self.get("margin_sum", idx) / n.clamp_min(1),
+                               torch.full(n.shape, float("nan"), dtype=torch.float32))
         if field not in self._t:
             raise ValueError(f"Unknown cache field {field!r}: expected one of {', '.join([*self._t, 'aum'])}.")
-        return self._t[field][idx]
+        t = self._t[field]
+        inside = idx < t.numel()
+        out = torch.full(idx.shape, _FILL[field], dtype=t.dtype)
+        out[inside] = t[idx[inside]]
+        return out
 
     def record_training(self, epoch: int, indices: Any, logits: torch.Tensor, targets: torch.Tensor) -> None:
         """Store loss, p_true and margin of the training forward (and add the margin to the AUM sum)."""
