@@ -62,6 +62,7 @@ CHECKPOINTS = [1, 2] if SMOKE else [2, 4, 8]
 FOLDS = 2 if SMOKE else 3
 IG_STEPS = 2 if SMOKE else 8
 DURATION_S = 3.0 if SMOKE else 10.0
+POLICY_WARM_UP = 1 if SMOKE else 2   # warm-up epochs of the selection policies (ERTS filter one epoch later)
 
 # %% [markdown]
 # ## Check the parameters
@@ -169,7 +170,7 @@ by_class.round(3)
 # %%
 out = tempfile.mkdtemp(prefix="erts_policies_")
 data = datasets["synthetic"]
-base_cfg = dict(TRAIN, tau=0.3, phi=0.7, warm_up=2, cam_start=1, rescore_every=3, prune_ratio=0.5, drop_share=0.1,
+base_cfg = dict(TRAIN, tau=0.3, phi=0.7, warm_up=POLICY_WARM_UP, cam_start=1, rescore_every=3, prune_ratio=0.5, drop_share=0.1,
                 loss="ce")
 first = [p for p in POLICIES if p not in ("infobatch", "noise_aware")]
 second = [p for p in POLICIES if p in ("infobatch", "noise_aware")]
