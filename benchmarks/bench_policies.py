@@ -14,7 +14,8 @@ weights, data order, data), one process, runs one after the other. Schedules sca
   warm-up 2, every sample in the last epoch (annealing, InfoBatch's last 12.5%).
 
 Runs go seed by seed (every policy of one seed back to back), so a change in the machine's load hits
-every policy of a pair alike. Wall-clock is ``wall_seconds`` of the run (every epoch's batches, scoring, Grad-CAM and validation).
+every policy of a pair alike. Cost: the CPU seconds of each run (user + system, every thread; a
+fresh ``--out`` folder, since a run reused from an earlier call has no CPU time), and ``wall_seconds`` (every epoch's batches, scoring, Grad-CAM and validation).
 Then :func:`erts_kit.results.stats.paired_differences`. The grid folder (``--out``) is resumable:
 rerun with more ``--seeds`` to add seeds.
 
@@ -27,9 +28,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -46,21 +49,54 @@ GROUPS = [  # (policies, extra settings): one grid call each, same folder
 ]
 
 
-def run(args: argparse.Namespace) -> pd.DataFrame:
-    data = load_dataset("synthetic", n_samples=args.n_samples, n_leads=args.leads, duration_s=args.duration,
-                        seed=args.data_seed, label_flip_rate=0.1, artifact_rate=0.1)
+def _cpu_seconds() -> float:
+    """CPU time of this process, every thread (user + system): far less sensitive to other jobs than wall-clock."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_seed(args: argparse.Namespace, data, seed: int) -> list[pd.DataFrame]:
+    """Every policy of one seed back to back, one run_grid call each (so each run's CPU time is its own)."""
     frames = []
-    for seed in args.seeds:          # seed by seed: every policy of a seed back to back (load drifts hit all)
-        for policies, extra in GROUPS:
-            policies = [p for p in policies if p in args.policies]
-            if not policies:
-                continue
-            cfg = dict(COMMON, **{k: v for k, v in extra.items() if k != "anneal"})
-            if extra.get("anneal"):
-                cfg["start_revision"] = args.epochs - max(1, round(0.125 * args.epochs))
-            frames.append(run_grid(data, policies, [seed], args.model, args.epochs, args.out, cfg, progress=False))
-            print(f"seed {seed}: {', '.join(policies)} done", flush=True, file=sys.stderr)
-    return pd.concat(frames, ignore_index=True), data
+    for policies, extra in GROUPS:
+        cfg = dict(COMMON, **{k: v for k, v in extra.items() if k != "anneal"})
+        if extra.get("anneal"):
+            cfg["start_revision"] = args.epochs - max(1, round(0.125 * args.epochs))
+        for policy in [p for p in policies if p in args.policies]:
+            c0 = _cpu_seconds()
+            df = run_grid(data, [policy], [seed], args.model, args.epochs, args.out, cfg, progress=False)
+            df["cpu_seconds"] = _cpu_seconds() - c0 if df.attrs.get("executed") else float("nan")
+            frames.append(df)
+    print(f"seed {seed} done", flush=True, file=sys.stderr)
+    return frames
+
+
+def report(args: argparse.Namespace, df: pd.DataFrame, data, t0: float, load0: float) -> str:
+    """The Markdown report of the runs so far."""
+    n_train = len(data.splits["train"])
+    seeds = sorted(df["seed"].unique().tolist())
+    by_cpu = paired_differences(df.assign(wall_seconds=df["cpu_seconds"]))
+    by_wall = paired_differences(df)
+    out = ["# Policies under corruption: paired differences vs full\n",
+           f"Command: `python benchmarks/bench_policies.py {' '.join(sys.argv[1:])}`  ",
+           f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads; "
+           f"load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} now (shared with other engineers' jobs).  ",
+           f"Data: synthetic, {args.n_samples} records x {args.leads} leads x {int(args.duration * 100)} samples, "
+           f"{n_train} train ({int(data.meta.loc[data.splits['train'], 'corrupted'].sum())} corrupted), data seed "
+           f"{args.data_seed}; model {args.model}; {args.epochs} epochs; seeds {seeds} (paired); "
+           f"{time.perf_counter() - t0:.0f} s so far.\n",
+           "## Macro-F1 (test) difference vs full, paired by seed; cost as CPU time of each run\n",
+           "The cost column is the ratio of the run's CPU seconds (user + system, every thread) to full's on the same "
+           "seed: on a machine shared with other jobs, wall-clock swung 30-fold between identical runs, CPU time "
+           "much less. Compute-equivalent epochs (the ledger's count) need no clock at all.\n",
+           markdown_table(paired_table(by_cpu).rename(columns={"wall-clock vs full": "CPU time vs full"})), ""]
+    out += [f"- {line.replace('wall-clock', 'CPU time')}" for line in verdict(by_cpu)]
+    out += ["\n## The same differences with wall-clock ratios (unreliable on this shared machine)\n",
+            markdown_table(paired_table(by_wall)[["policy", "wall-clock vs full"]]), "", "## Per run\n"]
+    cols = ["policy", "seed", "macro_f1", "cpu_seconds", "wall_seconds", "effective_epochs",
+            "compute_equivalent_epochs", "filter_precision", "filter_recall", "filter_base_rate"]
+    out.append(markdown_table(df[[c for c in cols if c in df.columns]].sort_values(["policy", "seed"])))
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -78,34 +114,23 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "erts_bench_policies"))
     ap.add_argument("--smoke", action="store_true", help="tiny grid in seconds (for the tests)")
+    ap.add_argument("--report", default="", help="also write the report here after every seed")
     args = ap.parse_args()
     if args.smoke:
         args.n_samples, args.leads, args.duration, args.epochs, args.seeds = 60, 1, 3.0, 4, [0, 1]
         args.out = tempfile.mkdtemp(prefix="erts_bench_policies_smoke_")
     torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
-    load0 = os.getloadavg()[0]
-    df, data = run(args)
-    paired = paired_differences(df)
-    n_train = len(data.splits["train"])
-    print(f"# Policies under corruption: paired differences vs full\n")
-    print(f"Command: `python benchmarks/bench_policies.py {' '.join(sys.argv[1:])}`  ")
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{args.threads} threads; load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at the end "
-          f"(shared machine: wall-clock ratios were measured side by side, absolute seconds are inflated).  ")
-    print(f"Data: synthetic, {args.n_samples} records x {args.leads} leads x {int(args.duration * 100)} samples, "
-          f"{n_train} train ({int(data.meta.loc[data.splits['train'], 'corrupted'].sum())} corrupted), "
-          f"data seed {args.data_seed}; model {args.model}; {args.epochs} epochs; seeds {args.seeds}; "
-          f"grid time {time.perf_counter() - t0:.0f} s.\n")
-    print("## Macro-F1 (test) difference vs full, paired by seed\n")
-    print(markdown_table(paired_table(paired)))
-    print()
-    for line in verdict(paired):
-        print(f"- {line}")
-    cols = ["policy", "seed", "macro_f1", "wall_seconds", "effective_epochs", "compute_equivalent_epochs",
-            "filter_precision", "filter_base_rate"]
-    print("\n## Per run\n")
-    print(markdown_table(df[[c for c in cols if c in df.columns]].sort_values(["policy", "seed"])))
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
+    data = load_dataset("synthetic", n_samples=args.n_samples, n_leads=args.leads, duration_s=args.duration,
+                        seed=args.data_seed, label_flip_rate=0.1, artifact_rate=0.1)
+    frames: list[pd.DataFrame] = []
+    text = ""
+    for seed in args.seeds:          # seed by seed: every policy of a seed back to back (load drifts hit all)
+        frames += run_seed(args, data, seed)
+        text = report(args, pd.concat(frames, ignore_index=True), data, t0, load0)
+        if args.report:
+            Path(args.report).write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":
