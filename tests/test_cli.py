@@ -125,8 +125,10 @@ def test_demo_smoke_end_to_end(capsys, tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--smoke", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    rows = [ln for ln in printed.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]
+    table, paired = printed.split("macro-F1 vs full, paired by seed", 1)
+    rows = [ln for ln in table.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]
     assert [r.split(" | ")[0][2:] for r in rows] == ["full", "dbpd", "xai_dbpd"]
+    assert [ln.split(" | ")[0][2:] for ln in paired.splitlines() if ln.startswith("| ")][1:] == ["dbpd", "xai_dbpd"]
     assert "SCALED" in printed
     for f in ("report.md", "report.html", "fig_cost.png", "fig_filter.png", "fig_examples.png", "results.csv"):
         assert (out / f).stat().st_size > 0, f
