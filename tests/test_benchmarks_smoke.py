@@ -42,6 +42,8 @@ def test_bench_maxpool_finds_identical_values_and_gradients():
     ("bench_cache.py", ["--records", "5", "--skip-big"], "| cached signals | 5x12x1000 float32 memmap |"),
     ("bench_synthetic.py", ["--quick", "--repeat", "1"], "| 2,000 | 12 | 1000 | 100 |"),
     ("bench_fidelity.py", ["--smoke"], "Paired by seed, reference - kit"),
+    ("bench_policies.py", ["--smoke"], "## Macro-F1 (test) difference vs full, paired by seed"),
+    ("bench_detectors.py", ["--smoke"], "### Verdicts (every training sample)"),
 ])
 def test_benchmark_script_runs_on_tiny_inputs(script, args, expected):
     assert expected in _run(script, *args)

@@ -130,6 +130,8 @@ def test_demo_smoke_end_to_end(capsys, tmp_path):
     rows = [ln for ln in first_table.splitlines() if ln.startswith("| ")]
     assert [r.split(" | ")[0][2:] for r in rows] == ["full", "dbpd", "xai_dbpd"]
     assert "per class (test split" in printed
+    paired = printed.split("macro-F1 vs full, paired by seed", 1)[1]
+    assert [ln.split(" | ")[0][2:] for ln in paired.splitlines() if ln.startswith("| ")][1:] == ["dbpd", "xai_dbpd"]
     assert "SCALED" in printed
     for f in ("report.md", "report.html", "fig_cost.png", "fig_filter.png", "fig_examples.png", "results.csv"):
         assert (out / f).stat().st_size > 0, f

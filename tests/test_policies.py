@@ -201,7 +201,8 @@ def test_xai_smrd_keeps_phi_of_the_random_candidates():
 
 # ---- factory --------------------------------------------------------------------------------------
 def test_make_policy_names_and_round_trip():
-    assert list_policies() == ["full", "dbpd", "smrd", "srd", "xai_dbpd", "xai_smrd", "xai_srd"]
+    assert list_policies() == ["full", "dbpd", "smrd", "srd", "xai_dbpd", "xai_smrd", "xai_srd", "infobatch",
+                               "cached_erts", "noise_aware"]
     for name in list_policies():
         pol = make_policy(name)
         assert pol.name == name

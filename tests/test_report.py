@@ -58,13 +58,16 @@ def test_write_report_markdown_html_and_figures(results, histories, tmp_path):
     for fig in ("fig_cost.png", "fig_filter.png", "fig_examples.png"):
         assert (tmp_path / fig).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({fig})" in md                                            # linked, same folder
-    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]
+    comparison = md.split("## Comparison", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in comparison.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]
     assert [r.split(" | ")[0][2:] for r in rows] == ["full", "dbpd", "xai_dbpd"]
+    paired = md.split("paired by seed)", 1)[1].split("\n## ", 1)[0]           # the paired section
+    assert "](fig_paired.png)" in paired and "| dbpd | " in paired and "| xai_dbpd | " in paired
     assert "scaled schedule: filter from epoch 3" in md
     html = (tmp_path / "report.html").read_text()
     imgs = re.findall(r'<img[^>]*src="([^"]+)"', html)
-    assert len(imgs) == 3 and all(s.startswith("data:image/png;base64,") for s in imgs)
-    decoded = base64.b64decode(imgs[0].split(",", 1)[1])
+    assert len(imgs) == 4 and all(s.startswith("data:image/png;base64,") for s in imgs)
+    decoded = base64.b64decode(imgs[1].split(",", 1)[1])
     assert decoded == (tmp_path / "fig_cost.png").read_bytes()              # one self-contained file
     assert "0.650 ± 0.071" in html
 

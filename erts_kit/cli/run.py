@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import UserError
 
-__all__ = ["check_data_folder", "demo_locked", "finish", "grid_locked", "load_note"]
+__all__ = ["check_data_folder", "demo_locked", "finish", "grid_locked", "load_note", "machine_note"]
 
 
 def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, notes: list[str],
@@ -59,6 +59,10 @@ def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, note
         note = counted_note(df)
         print(f"\nper class (test split; Se, +P, Sp, F1 as in AAMI EC57{'; ' + note if note else ''}):")
         print(markdown_table(per_class))
+    if "full" in set(df["policy"]) and df["policy"].nunique() > 1:
+        from ..results.stats import paired_differences, paired_table
+        print("\nmacro-F1 vs full, paired by seed (95% intervals; wall-clock ratio from this grid):\n")
+        print(markdown_table(paired_table(paired_differences(df, n_boot=2000))))
     for n in notes:
         print(f"  * {n}")
     print(f"\nreport: {path}  |  {path.with_suffix('.html')}  |  results: {out / 'results.csv'}")
@@ -91,11 +95,28 @@ def grid_locked(args: argparse.Namespace, s: dict[str, Any], policies: list[str]
                                             else ""),
              (f"schedule: warm-up {cfg.warm_up} epochs, ERTS filter from epoch {cfg.warm_up + cfg.cam_start} "
              f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}"),
+             machine_note(df),
              (f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
              f"reused from {out}, {time.perf_counter() - t0:.0f} s{load_note()}")]
     finish(df, data, out, s["model"], cfg.model_kwargs_for(s["model"]), f"erts-kit {args.command}: {', '.join(policies)}",
            notes, not args.no_progress)
     return 0
+
+
+def machine_note(df) -> str:
+    """Where the wall-clock columns were measured: architecture, cores, torch and the training device.
+
+    Example:
+        >>> import pandas as pd
+        >>> machine_note(pd.DataFrame({"device": ["cpu"]})).startswith("machine: ")
+        True
+    """
+    import platform
+
+    import torch
+    device = str(df["device"].iloc[0]) if "device" in df.columns and len(df) else "unknown"
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, training device "
+            f"{device}")
 
 
 def load_note() -> str:

@@ -10,8 +10,13 @@
 - :mod:`.verdict`: EE, compute-equivalent epochs and wall-clock reconciled, the filter against chance;
 - :mod:`.banner`: the "smoke: mechanics only" banner and claims checked against the numbers.
 - :mod:`.run_folder`: a run folder's files; :func:`open_run` refuses a run trained on other data.
+- :mod:`.stats`: differences vs full paired by seed, with 95% intervals, and the wall-clock ratio
+  (its ``verdict`` is exported here as ``paired_verdict``);
+- :mod:`.detectors` / :mod:`.detect_signals`: which per-sample signal finds the corrupted samples
+  (``detect_signals`` trains models and needs cleanlab; import it explicitly).
 """
 from .banner import SMOKE_TEXT, ClaimFailed, check_claim, mark_smoke, show_smoke_banner, smoke_banner
+from .detectors import detector_table, detector_verdicts
 from .examples import Example, pick_examples
 from .filters import filter_precision_recall, filter_table
 from .grid import RESULT_COLUMNS, ExperimentConfig, build_policy, plan_grid, run_grid, run_name
@@ -26,6 +31,8 @@ from .paper import (
 )
 from .report import write_report
 from .run_folder import DataMismatch, open_run
+from .stats import paired_differences, paired_interval, paired_table
+from .stats import verdict as paired_verdict
 from .tables import (
     COLUMN_HELP,
     comparison_table,
@@ -41,8 +48,9 @@ __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "ERTS_CITATION", "PDD_CITATION",
     "PUBLISHED_RESULTS", "RESULT_COLUMNS", "SMOKE_TEXT", "ClaimFailed", "DataMismatch", "Example", "ExperimentConfig",
     "Verdict", "beat_chance", "build_policy", "check_claim", "compare_with_published", "comparison_table",
-    "confusion_tables", "cost_table", "filter_precision_recall", "filter_table", "grid_verdicts", "load_histories",
-    "mark_smoke", "markdown_table", "open_run", "per_class_table", "pick_examples", "plan_grid",
-    "show_smoke_banner", "smoke_banner", "verdict",
-    "published_results", "run_grid", "run_name", "summarise", "write_report",
+    "confusion_tables", "cost_table", "detector_table", "detector_verdicts", "filter_precision_recall",
+    "filter_table", "grid_verdicts", "load_histories", "mark_smoke", "markdown_table", "open_run",
+    "paired_differences", "paired_interval", "paired_table", "paired_verdict", "per_class_table", "pick_examples",
+    "plan_grid", "published_results", "run_grid", "run_name", "show_smoke_banner", "smoke_banner", "summarise",
+    "verdict", "write_report",
 ]

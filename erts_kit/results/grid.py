@@ -82,7 +82,7 @@ class ExperimentConfig:
         >>> ExperimentConfig.from_dict({"ph": 0.5})
         Traceback (most recent call last):
         ...
-        ValueError: Unknown setting 'ph': expected any of batch_size, lr, weight_decay, lr_gamma, loss, full_loss, cb_beta, device, amp, eval_every, num_workers, tau, phi, gamma, warm_up, cam_start, start_revision, focus, data_dir, data_kwargs, model_kwargs, sampler, cb_max_weight_ratio, select_after_warmup, class_floor, fidelity.
+        ValueError: Unknown setting 'ph': expected any of batch_size, lr, weight_decay, lr_gamma, loss, full_loss, cb_beta, device, amp, eval_every, num_workers, tau, phi, gamma, warm_up, cam_start, start_revision, focus, prune_ratio, rescore_every, drop_share, data_dir, data_kwargs, model_kwargs, sampler, cb_max_weight_ratio, select_after_warmup, class_floor, fidelity.
     """
 
     batch_size: int = 32
@@ -103,6 +103,9 @@ class ExperimentConfig:
     cam_start: int = 3
     start_revision: int | None = None
     focus: str = "topk_mean"
+    prune_ratio: float = 0.5          # infobatch, noise_aware
+    rescore_every: int = 3            # cached_erts
+    drop_share: float = 0.1           # noise_aware
     data_dir: str | None = None
     data_kwargs: dict[str, Any] = field(default_factory=dict)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -173,8 +176,8 @@ def build_policy(name: str, config: ExperimentConfig | Mapping[str, Any] | None 
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
     check_choice("policy", key, list_policies())
     takes = set(make_policy(key).params())
-    params = {k: getattr(cfg, k) for k in ("tau", "phi", "gamma", "warm_up", "cam_start", "start_revision", "focus")
-              if k in takes}
+    params = {k: getattr(cfg, k) for k in ("tau", "phi", "gamma", "warm_up", "cam_start", "start_revision", "focus",
+                                           "prune_ratio", "rescore_every", "drop_share") if k in takes}
     if cfg.class_floor and key != "full":   # shown in params() only when set
         params["class_floor"] = cfg.class_floor
     return make_policy(key, seed=seed, **params, **fidelity_policy_params(key, cfg.fidelity))
@@ -242,7 +245,8 @@ def plan_grid(policies: Sequence[str], seeds: Sequence[int], model: str, epochs:
             if start is not None and start >= epochs:
                 raise ValueError(f"Policy {pol.name!r} starts its focus filter at epoch {start} (warm_up "
                                  f"{pol.warm_up} + cam_start {pol.cam_start}, counted from 0), but the run has "
-                                 f"only {epochs} epochs: the result would be plain {pol.base.name.upper()}. "
+                                 f"only {epochs} epochs: the result would be plain "
+                                 f"{getattr(getattr(pol, 'base', None), 'name', 'DBPD').upper()}. "
                                  "Lower --warm-up/--cam-start or raise --epochs.")
             tc = _train_config(cfg, pol.name, seed, epochs)
             settings = {"model": model, "model_kwargs": cfg.model_kwargs_for(model), "policy": pol.params(),
@@ -299,7 +303,8 @@ def _result_row(run: _Run, res: Any, data: ECGData, model: str, n_train: int) ->
     row["kept_frac_last"] = float(last["kept_frac"])
     row["n_train"] = n_train
     stats = None
-    if run.policy.startswith("xai_") and data.meta is not None and "corrupted" in data.meta.columns:
+    judged = run.policy.startswith("xai_") or getattr(run.policy_obj, "quality_filter", False)
+    if judged and data.meta is not None and "corrupted" in data.meta.columns:
         stats = filter_precision_recall(res.selection_log.to_dataframe(), data.meta)
     for k in ("precision", "recall", "base_rate"):
         row[f"filter_{k}"] = stats[k] if stats else float("nan")

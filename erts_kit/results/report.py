@@ -12,7 +12,10 @@ into ``out_dir``:
   (clean, flipped label, each artefact), when the data has ground truth;
 - ``fig_kept_by_class.png``: the share of each class's samples trained on per epoch, per policy (when
   some policy drops samples);
-- ``fig_examples.png``: kept vs dropped samples with their Grad-CAM map under the trace.
+- ``fig_examples.png``: kept vs dropped samples with their Grad-CAM map under the trace;
+- ``fig_paired.png`` (when the grid has a ``full`` run and another policy on the same seeds): each
+  policy's macro-F1 difference vs full with its paired 95% t interval, against its wall-clock ratio
+  (:func:`erts_kit.results.stats.paired_differences`), next to the table of the same numbers.
 
 Example:
     >>> import tempfile
@@ -39,6 +42,7 @@ import pandas as pd
 from .._atomic import atomic_write
 from ..viz.ecg import plot_ecg
 from .examples import Example
+from .stats import paired_differences, paired_table
 from .tables import (
     COLUMN_HELP,
     comparison_table,
@@ -157,6 +161,36 @@ def _fig_kept_by_class(histories: Mapping[str, pd.DataFrame], path: Path) -> Pat
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("share of the class's samples\ntrained on")
     axes[0][-1].legend(title="class", fontsize=7)
+    _save_png(fig, path, dpi=110)
+    return path
+
+
+def _paired(results_df: pd.DataFrame) -> pd.DataFrame | None:
+    """Paired differences vs full, or None when there is nothing to pair (no full run, one policy, no metric)."""
+    if "macro_f1" not in results_df.columns or "seed" not in results_df.columns:
+        return None
+    pols = set(results_df["policy"].astype(str))
+    if "full" not in pols or len(pols) < 2:
+        return None
+    paired = paired_differences(results_df, n_boot=2000)
+    return paired if (paired["n_pairs"] > 0).any() else None
+
+
+def _fig_paired(paired: pd.DataFrame, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
+    for r in paired.itertuples(index=False):
+        lo, hi = (r.t_low, r.t_high) if np.isfinite(r.t_low) else (r.diff_mean, r.diff_mean)
+        x = r.wall_ratio if np.isfinite(r.wall_ratio) else 0.0
+        ax.errorbar([x], [r.diff_mean], yerr=[[r.diff_mean - lo], [hi - r.diff_mean]], fmt="o", capsize=4,
+                    label=f"{r.policy} ({r.n_pairs} seeds)")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.axhline(-0.01, color="grey", lw=0.8, ls="--")
+    ax.axvline(0.6, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("wall-clock vs full (same grid; every pass counted)")
+    ax.set_ylabel("macro-F1 minus full\n(mean, 95% paired t interval)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     _save_png(fig, path, dpi=110)
     return path
 
@@ -305,7 +339,16 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
     blocks += [("h2", "Comparison"), ("table", table),
                ("ul", [f"{k}: {v}" for k, v in COLUMN_HELP.items() if k in table.columns] + ([note] if note else []))]
     blocks += _class_blocks(results_df, note)
-    cost = _fig_cost(histories, out / "fig_cost.png")
+    cost = _fig_cost(histories, out / "fig_cost.png")   # written first: a full disk fails on it
+    paired = _paired(results_df)
+    if paired is not None:
+        blocks += _figure_section(
+            "Is the difference from full-data training real? (paired by seed)",
+            "Each policy's test macro-F1 minus full's on the same seed, averaged over seeds, with the 95% paired t "
+            "interval, against its wall-clock ratio to full measured in this grid. An interval that crosses 0 means "
+            "the grid cannot tell the policy from full data; the dashed line is -0.01, the dotted one 0.6x.",
+            _fig_paired(paired, out / "fig_paired.png"), "macro-F1 difference vs full with paired intervals")
+        blocks.append(("table", paired_table(paired)))
     if cost is not None:
         blocks += _figure_section(
             "Macro-F1 against cost",

@@ -47,6 +47,9 @@ class BatchSelection:
     """A policy's answer for one batch. All tensors are (B,) on the CPU.
 
     ``p_true``, ``focus`` and ``combined`` hold NaN where the policy did not compute them.
+    ``scale`` (optional, float32 (B,)): a factor on each kept sample's loss, with the step's loss
+    normalised by the weight of the *whole* batch (kept or not), so a policy that drops samples at
+    random with a known probability can keep the expected gradient unbiased (InfoBatch).
     """
 
     keep: torch.Tensor      # bool
@@ -54,6 +57,7 @@ class BatchSelection:
     p_true: torch.Tensor    # float32
     focus: torch.Tensor     # float32
     combined: torch.Tensor  # float32
+    scale: torch.Tensor | None = None  # float32 loss factors, or None (plain weighted mean over the kept)
 
 
 class BatchScorer(Protocol):

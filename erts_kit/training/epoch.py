@@ -2,9 +2,11 @@
 
 Per batch: ``BatchInfo`` -> a lazy ``ModelBatchScorer`` (scores only what the policy asks for and
 charges the cost ledger) -> ``policy.select`` -> the selection log -> a training forward + backward on
-the kept samples only (:func:`~erts_kit.training.step.train_step`). The full-data policy never asks
-for a score, so it pays no scoring pass. Under ``fidelity="reference"`` the scorer works as the reference
-code's does (train-mode, fp32 scoring) and the reference's extra scoring forwards run too
+the kept samples only (:func:`~erts_kit.training.step.train_step`) -> ``policy.observe(epoch, indices,
+losses, logits, targets)`` with the kept samples' per-sample losses and logits of that training forward,
+keyed by dataset index (only for a policy that has ``observe``; it costs no pass). The full-data
+policy never asks for a score, so it pays no scoring pass. Under ``fidelity="reference"`` the scorer works
+as the reference code's does (train-mode, fp32 scoring) and the reference's extra scoring forwards run too
 (:func:`~erts_kit.training.fidelity.reference_passes`), each charged to the ledger.
 """
 from __future__ import annotations
@@ -68,11 +70,16 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
         sums[3] += len(idx)
         _count_classes(sums, y_cpu, sel.keep, n_cls)
         with ledger.phase("train"):
-            train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler, config.grad_clip,
-                       x, y, keep, n_keep, where.distributed, where.world, state.use_amp, epoch, state.step, sums)
+            seen = train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler,
+                              config.grad_clip, x, y, keep, n_keep, where.distributed, where.world, state.use_amp,
+                              epoch, state.step, sums, scale=sel.scale)
         ledger.add_train(n_keep)
         if after and n_keep:   # the reference skips a batch it keeps nothing of, pass included
             scorer.extra_forward()
+        observe = getattr(policy, "observe", None)
+        if observe is not None and seen is not None:  # the training forward's losses, free for the policy
+            kept = keep.cpu()
+            observe(epoch, idx[kept], seen[0].cpu(), seen[1].cpu(), y[keep].cpu())
         state.step += 1
     with warnings.catch_warnings():  # an epoch without any optimizer step is legitimate here
         warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")

@@ -29,25 +29,36 @@ class NonFiniteLossError(RuntimeError):
 def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, grad_clip: float | None, x: torch.Tensor, y: torch.Tensor,
                keep: torch.Tensor, n_keep: int, distributed: bool, world: int, use_amp: bool, epoch: int, step: int,
-               sums: torch.Tensor) -> None:
-    """One optimizer step on the kept samples (see the module docstring for the DDP scaling)."""
+               sums: torch.Tensor, scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One optimizer step on the kept samples (see the module docstring for the DDP scaling).
+
+    ``scale`` (B,) multiplies each kept sample's loss, and the step's loss is then divided by the weight
+    of the whole batch instead of the kept part: with samples dropped independently with probability
+    ``r`` and the kept ones scaled by ``1 / (1 - r)``, the expected gradient is the full batch's.
+
+    Returns the kept samples' per-sample losses (weighted, before ``scale``) and logits of the training
+    forward, detached, for policies that learn from them (``policy.observe``); None when no step ran.
+    """
     if n_keep == len(y):
         xk, yk = x, y                          # every sample kept (the full policy): no mask copy
     else:
         xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
     # the divisor of the loss sum: sum of kept weights (kit) or the kept count (reference), see losses.py
     w_local = criterion.normaliser(yk) if n_keep else torch.zeros((), device=x.device)
+    if scale is not None and n_keep:
+        w_local = criterion.normaliser(y)   # per-sample scales (InfoBatch): the whole batch, kept and dropped
     w_global = w_local.detach().clone()
     if distributed:
         dist.all_reduce(w_global)
     if float(w_global) <= 0:  # nobody kept anything: no step on any rank
-        return
+        return None
     model.train(n_keep > 0)  # the dummy runs in eval mode: it must not move BatchNorm statistics
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
         logits = net(xk)
     losses, _ = criterion.per_sample(logits.float(), yk)
-    loss_sum = losses.sum() if n_keep else losses.sum() * 0.0
+    scaled = losses * scale.to(losses.device)[keep] if scale is not None and n_keep else losses
+    loss_sum = scaled.sum() if n_keep else losses.sum() * 0.0
     bad = torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=x.device)
     if distributed:
         dist.all_reduce(bad)
@@ -62,3 +73,4 @@ def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, 
     sums[0] += float(loss_sum.detach())
     sums[1] += float(w_local)
     sums[2] += n_keep
+    return (losses.detach(), logits.detach().float()) if n_keep else None

@@ -25,31 +25,42 @@ The modules, in import order (each imports only the ones above it):
 - :mod:`.full`: :class:`FullPolicy`, the full-data baseline;
 - :mod:`.pdd`: the PDD schedule and :class:`DBPDPolicy`, :class:`SMRDPolicy`, :class:`SRDPolicy`;
 - :mod:`.erts`: :class:`ERTSPolicy`, a PDD policy plus the Grad-CAM focus filter;
+- :mod:`.cache`: :class:`ScoreCache`, per-sample scores from the training forward, keyed by dataset index;
+- :mod:`.infobatch`: :class:`InfoBatchPolicy` (Qin et al., ICLR 2024) and :class:`NoiseAwarePolicy`;
+- :mod:`.cached_erts`: :class:`CachedERTSPolicy`, ERTS decisions from cached scores, re-scored every k epochs;
 - :mod:`.registry`: building policies by name (:func:`make_policy`, :func:`list_policies`,
   :func:`paper_policy`, :data:`PAPER_DEFAULTS`).
 
 Example:
     >>> list_policies()
-    ['full', 'dbpd', 'smrd', 'srd', 'xai_dbpd', 'xai_smrd', 'xai_srd']
+    ['full', 'dbpd', 'smrd', 'srd', 'xai_dbpd', 'xai_smrd', 'xai_srd', 'infobatch', 'cached_erts', 'noise_aware']
     >>> make_policy("xai_dbpd", tau=0.3, phi=0.7)
     ERTSPolicy(name='xai_dbpd', phi=0.7, cam_start=3, focus='topk_mean', base=DBPDPolicy(tau=0.3, warm_up=5, start_revision=None))
 """
+from .cache import ScoreCache, margins
+from .cached_erts import CachedERTSPolicy
 from .common import class_keys, pick_generator
 from .erts import ERTSPolicy
 from .full import FullPolicy
+from .infobatch import InfoBatchPolicy, NoiseAwarePolicy
 from .pdd import DBPDPolicy, SMRDPolicy, SRDPolicy
 from .registry import PAPER_DEFAULTS, list_policies, make_policy, paper_policy
 
 __all__ = [
     "PAPER_DEFAULTS",
+    "CachedERTSPolicy",
     "DBPDPolicy",
     "ERTSPolicy",
     "FullPolicy",
+    "InfoBatchPolicy",
+    "NoiseAwarePolicy",
     "SMRDPolicy",
     "SRDPolicy",
+    "ScoreCache",
     "class_keys",
     "list_policies",
     "make_policy",
+    "margins",
     "paper_policy",
     "pick_generator",
 ]

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..._validation import check_choice
+from .cached_erts import CachedERTSPolicy
 from .erts import ERTSPolicy
 from .full import FullPolicy
+from .infobatch import InfoBatchPolicy, NoiseAwarePolicy
 from .pdd import DBPDPolicy, SMRDPolicy, SRDPolicy
 
 __all__ = ["PAPER_DEFAULTS", "list_policies", "make_policy", "paper_policy"]
@@ -22,7 +24,9 @@ PAPER_DEFAULTS: dict[str, Any] = {"tau": 0.3, "gamma": 0.99, "phi": 0.7, "cam_st
                                   "start_revision": None, "seed": 42, "focus": "topk_mean"}
 
 _PDD = {"dbpd": DBPDPolicy, "smrd": SMRDPolicy, "srd": SRDPolicy}
-_NAMES = ["full", "dbpd", "smrd", "srd", "xai_dbpd", "xai_smrd", "xai_srd"]
+_NAMES = ["full", "dbpd", "smrd", "srd", "xai_dbpd", "xai_smrd", "xai_srd", "infobatch", "cached_erts", "noise_aware"]
+# Policies without a per-epoch scoring pass of every sample (built by their class, all keywords checked there).
+_CACHED = {"infobatch": InfoBatchPolicy, "cached_erts": CachedERTSPolicy, "noise_aware": NoiseAwarePolicy}
 _COMMON = ("warm_up", "start_revision", "seed", "class_floor")  # every policy takes a seed, so a loop can always pass one
 _PARAMS = {
     "full": ("seed",),
@@ -33,6 +37,9 @@ _PARAMS = {
 _ERTS_PARAMS = ("phi", "cam_start", "focus")
 for _n in ("dbpd", "smrd", "srd"):
     _PARAMS[f"xai_{_n}"] = (*_PARAMS[_n], *_ERTS_PARAMS)
+_PARAMS["infobatch"] = ("prune_ratio", *_COMMON)
+_PARAMS["noise_aware"] = ("drop_share", "signal", "prune_ratio", *_COMMON)
+_PARAMS["cached_erts"] = ("tau", "phi", "cam_start", "rescore_every", "focus", *_COMMON)
 
 
 def list_policies() -> list[str]:
@@ -57,7 +64,9 @@ def make_policy(name: str, **params: Any):
     """Build a policy by name, validating its parameters.
 
     Names: ``full, dbpd, smrd, srd, xai_dbpd, xai_smrd, xai_srd`` (case and ``-``/``_`` ignored;
-    ``erts_*`` are aliases of ``xai_*``). Parameters and ranges: ``tau`` in [0, 1], ``gamma`` in (0, 1],
+    ``erts_*`` are aliases of ``xai_*``), and the policies without a per-epoch scoring pass of every
+    sample: ``infobatch`` (``prune_ratio``), ``cached_erts`` (``rescore_every``) and ``noise_aware``
+    (``drop_share``, ``signal``, ``prune_ratio``). Parameters and ranges: ``tau`` in [0, 1], ``gamma`` in (0, 1],
     ``phi`` in (0, 1], ``warm_up`` >= 0, ``start_revision`` None or >= warm_up, ``cam_start`` >= 0,
     ``seed`` >= 0, ``focus`` a registered focus score, ``class_floor`` in [0, 1] (PDD/ERTS: a kit
     addition, 0 = off), ``rescue`` (``dbpd`` and ``xai_dbpd`` only: the reference code's DBPD rescue,
@@ -84,6 +93,10 @@ def make_policy(name: str, **params: Any):
         raise TypeError(f"Policy {key!r} takes no parameter {unknown[0]!r}: it takes {takes}.")
     if key == "full":
         return FullPolicy(**params)
+    if key in _CACHED:
+        if key == "cached_erts" and "focus" in params:
+            params["focus"] = _focus_checked(params["focus"])
+        return _CACHED[key](**params)
     base_name = key.removeprefix("xai_")
     base_kw = {k: v for k, v in params.items() if k not in _ERTS_PARAMS}
     base = _PDD[base_name](**base_kw)
@@ -91,6 +104,10 @@ def make_policy(name: str, **params: Any):
         return base
     erts_kw = {k: v for k, v in params.items() if k in _ERTS_PARAMS}
     return ERTSPolicy(base, **erts_kw)
+
+
+def _focus_checked(name: str) -> str:
+    return ERTSPolicy(DBPDPolicy(), focus=name).focus_name   # one place validates focus names
 
 
 def paper_policy(name: str, **overrides: Any):
