@@ -41,11 +41,11 @@ class Backbone2d(ECGModel):
         self.check_input(x)
         return self._trunk(x.unsqueeze(1))  # (B, 1, leads, T)
 
-    def forward_head(self, a: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> logits (B, n_classes)."""
+    def forward_head(self, a: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, H, W) -> logits (B, n_classes); ``aux`` (B, n_aux) fused before the last linear layer."""
         f = self._rest(a)
         f = torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)  # (B, C_last)
-        return self.head(f)
+        return self.apply_head(f, aux)
 
 
 class FeaturesBackbone2d(Backbone2d):

@@ -45,9 +45,10 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
             item = next(batches, None)
         if item is None:
             break
-        x, y, idx = item
+        x, y, idx, *extra = item  # extra: [aux] when the data has auxiliary features
         x, y = x.to(device, non_blocking=state.pin_memory), y.to(device, non_blocking=state.pin_memory)
-        batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step)
+        aux = extra[0].to(device, non_blocking=state.pin_memory) if extra else None
+        batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step, aux=aux)
         scorer = ModelBatchScorer(state.model, batch, ledger=ledger, focus_name=focus_name, amp=state.use_amp)
         sel = policy.select(epoch, batch, scorer)
         state.log.add(epoch, idx, sel)
@@ -56,7 +57,8 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
         sums[3] += len(idx)
         with ledger.phase("train"):
             train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler, config.grad_clip,
-                       x, y, keep, n_keep, where.distributed, where.world, state.use_amp, epoch, state.step, sums)
+                       x, y, keep, n_keep, where.distributed, where.world, state.use_amp, epoch, state.step, sums,
+                       aux=aux)
         ledger.add_train(n_keep)
         state.step += 1
     with warnings.catch_warnings():  # an epoch without any optimizer step is legitimate here

@@ -28,12 +28,18 @@ class NonFiniteLossError(RuntimeError):
 def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, grad_clip: float | None, x: torch.Tensor, y: torch.Tensor,
                keep: torch.Tensor, n_keep: int, distributed: bool, world: int, use_amp: bool, epoch: int, step: int,
-               sums: torch.Tensor) -> None:
-    """One optimizer step on the kept samples (see the module docstring for the DDP scaling)."""
+               sums: torch.Tensor, aux: torch.Tensor | None = None) -> None:
+    """One optimizer step on the kept samples (see the module docstring for the DDP scaling).
+
+    ``aux`` (B, F): the batch's auxiliary features, masked like ``x`` and passed as ``net(x, aux)``.
+    """
+    ak = aux
     if n_keep == len(y):
         xk, yk = x, y                          # every sample kept (the full policy): no mask copy
     else:
         xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
+        if aux is not None:
+            ak = aux[keep] if n_keep else torch.zeros_like(aux[:1])
     w_local = criterion.sample_weights(yk).sum().float() if n_keep else torch.zeros((), device=x.device)
     w_global = w_local.detach().clone()
     if distributed:
@@ -43,7 +49,7 @@ def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, 
     model.train(n_keep > 0)  # the dummy runs in eval mode: it must not move BatchNorm statistics
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
-        logits = net(xk)
+        logits = net(xk) if ak is None else net(xk, ak)
     losses, _ = criterion.per_sample(logits.float(), yk)
     loss_sum = losses.sum() if n_keep else losses.sum() * 0.0
     bad = torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=x.device)
