@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError, error_line, require_lists
+from .options import add_data_model_args, data_model_options, split_file_sections
 
 __all__ = ["build_parser", "load_config", "main"]
 
@@ -74,8 +75,10 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
                    help="synthetic only: share of training samples with a wrong label")
     g.add_argument("--artifact-rate", type=float, default=0.1,
                    help="synthetic only: share of training samples with a heavy artefact")
+    data_group = g
     g = p.add_argument_group("model and policy")
     g.add_argument("--model", default="small_cnn", help=f"backbone: {', '.join(models)}")
+    add_data_model_args(data_group, g)
     if command == "train":
         g.add_argument("--policy", default="xai_dbpd", help=f"selection policy: {', '.join(policies)}")
     else:
@@ -180,7 +183,7 @@ def _packaged(name: str) -> Path:
 
 
 def load_config(path_or_name: str) -> dict[str, Any]:
-    """Read a YAML settings file; ``'paper'`` / ``'demo'`` are the packaged ones.
+    """Read a YAML settings file; ``'paper'``, ``'demo'``, ``'mitbih_beats'`` are the packaged ones.
 
     Raises:
         FileNotFoundError: no such file (the message names the packaged ones).
@@ -193,10 +196,11 @@ def load_config(path_or_name: str) -> dict[str, Any]:
         (0.0003, 32, 100, 'cb_ce', 'ce')
     """
     import yaml
-    path = _packaged(path_or_name) if path_or_name in ("paper", "demo") else Path(path_or_name).expanduser()
+    packaged = sorted(p.stem for p in Path(str(resources.files("erts_kit") / "configs")).glob("*.yaml"))
+    path = _packaged(path_or_name) if path_or_name in packaged else Path(path_or_name).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"Config file {path} not found: pass a YAML file or one of the packaged "
-                                "configs 'paper', 'demo'.")
+                                f"configs {', '.join(map(repr, packaged))}.")
     try:
         with open(path, encoding="utf-8") as f:
             d = yaml.safe_load(f) or {}
@@ -219,8 +223,10 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
     """argparse defaults < --config file < flags typed on the command line."""
     skip = {"func", "command", "config", "no_resume", "no_progress"}
     s = {k: v for k, v in vars(args).items() if k not in skip}
+    file: dict[str, Any] = {}
     if args.config:
-        file = load_config(args.config)
+        file = split_file_sections(load_config(args.config), args.config)
+        sections = {"_data": file.pop("_data"), "_model": file.pop("_model")}
         allowed = set(s) | {"policy", "policies", "seed"}
         bad = sorted(set(file) - allowed, key=str)
         if bad:
@@ -234,6 +240,11 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
                 s[k] = v
     if isinstance(s.get("seeds"), int):
         s["seeds"] = [s["seeds"]]
+    if "dataset" in s and "model" in s:   # train / compare: the reader's and the model's options, checked
+        _validate_names(s["dataset"], s["model"], [])
+        s["data_options"], s["model_options"] = data_model_options(
+            args, explicit, sections if args.config else None, args.config or "the command line", s["dataset"],
+            s["model"])
     return s
 
 
@@ -242,9 +253,11 @@ def _experiment_config(s: dict[str, Any]):
     data_kwargs = {k: s[k] for k in _SYNTHETIC_KEYS} if s["dataset"] == "synthetic" else {}
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
+    data_kwargs.update(s.get("data_options") or {})
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
             "warm_up", "cam_start", "start_revision", "focus", "data_dir")
-    return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs})
+    return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs,
+                                       "model_kwargs": dict(s.get("model_options") or {})})
 
 
 def _validate_names(dataset: str, model: str, policies: Sequence[str]) -> None:

@@ -85,7 +85,7 @@ def grid_locked(args: argparse.Namespace, s: dict[str, Any], policies: list[str]
              f"(counted from 0; paper: 5 and 8), phi {cfg.phi}, tau {cfg.tau}"),
              (f"this command: {len(df.attrs.get('executed', []))} run(s) trained, {len(df.attrs.get('skipped', []))} "
              f"reused from {out}, {time.perf_counter() - t0:.0f} s{load_note()}")]
-    finish(df, data, out, s["model"], {}, f"erts-kit {args.command}: {', '.join(policies)}", notes,
+    finish(df, data, out, s["model"], cfg.model_kwargs, f"erts-kit {args.command}: {', '.join(policies)}", notes,
            not args.no_progress)
     return 0
 

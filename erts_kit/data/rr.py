@@ -56,7 +56,9 @@ def rr_aux(meta: pd.DataFrame) -> np.ndarray:
 
     Normalised per record: ``pre_rr_rel = pre_rr / record_avg_rr - 1`` (negative: earlier than this
     patient's average beat), likewise ``post_rr_rel`` and ``local_rr_rel``; ``record_rr`` is the
-    record's mean RR interval in seconds (the patient's pace). So a model sees prematurity relative
+    record's mean RR interval in seconds (the patient's pace). The relative values are clipped to
+    [-1, 2] (a gap of more than 3x the average pace, e.g. across an unannotated stretch, says nothing
+    more and would swamp a linear layer). So a model sees prematurity relative
     to the patient, as de Chazal et al. (2004) did, and the values stay near 0..1 without any
     statistics taken from other patients (nothing leaks from validation or test records).
 
@@ -77,4 +79,4 @@ def rr_aux(meta: pd.DataFrame) -> np.ndarray:
     if not (np.isfinite(avg).all() and (avg > 0).all()):
         raise ValueError("Expected a positive record_avg_rr for every beat (a record with at least two beats), "
                          "got a missing or non-positive one: drop records with fewer than two beats.")
-    return np.column_stack([f[:, :3] / avg - 1.0, avg]).astype(np.float32)
+    return np.column_stack([np.clip(f[:, :3] / avg - 1.0, -1.0, 2.0), avg]).astype(np.float32)

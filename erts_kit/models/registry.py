@@ -40,6 +40,17 @@ def _extra_kwargs(cls: type[ECGModel]) -> list[str]:
     return [p for p in params if p not in ("self", "n_leads", "n_classes")]
 
 
+def model_options(name: str) -> list[str]:
+    """The options a backbone takes beyond ``n_leads, n_classes, n_aux`` (what a config's ``model:`` may hold).
+
+    Example:
+        >>> model_options("small_cnn")
+        ['width', 'dropout']
+    """
+    check_choice("model name", name, MODELS)
+    return _extra_kwargs(MODELS[name])
+
+
 def build_model(name: str, n_leads: int, n_classes: int, n_aux: int = 0, **kwargs: Any) -> ECGModel:
     """Build a freshly initialised backbone by name (seed with ``torch.manual_seed`` beforehand).
 
