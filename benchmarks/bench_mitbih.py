@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
                 fold_f1 = scores(*preds[(policy, seed)][-1], data.class_names)["macro_f1"]
                 rows.append({"fold": fold, "held_out": " ".join(held), "policy": policy, "seed": seed,
                              "fold_macro_f1": fold_f1, **r})
-                print(f"fold {fold} ({' '.join(held)}) {policy:9s} seed {seed}: macro-F1 {fold_f1:.3f}, "
+                per = scores(*preds[(policy, seed)][-1], data.class_names)
+                print(f"fold {fold} ({' '.join(held)}) {policy:9s} seed {seed}: macro-F1 {fold_f1:.3f} (F1 "
+                      + " ".join(f"{c} {per['f1_' + c]:.2f}" for c in COUNTED) + "), "
                       f"{r['wall_s']:.0f} s, CEE {r['cee']:.2f}", flush=True)
     runs = pd.DataFrame(rows)
     if a.out:

@@ -196,7 +196,8 @@ def load_config(path_or_name: str) -> dict[str, Any]:
         (0.0003, 32, 100, 'cb_ce', 'ce')
     """
     import yaml
-    packaged = sorted(p.stem for p in Path(str(resources.files("erts_kit") / "configs")).glob("*.yaml"))
+    found = sorted(p.stem for p in Path(str(resources.files("erts_kit") / "configs")).glob("*.yaml"))
+    packaged = [n for n in ("paper", "demo") if n in found] + [n for n in found if n not in ("paper", "demo")]
     path = _packaged(path_or_name) if path_or_name in packaged else Path(path_or_name).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"Config file {path} not found: pass a YAML file or one of the packaged "

@@ -252,7 +252,7 @@ def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str |
                 split: str = "inter_patient", n_val_records: int = 3, seed: int = 42, *,
                 val_records: Sequence[str | int] | None = None, n_folds: int | None = None, fold: int = 0,
                 train_records: Sequence[str | int] | None = None, test_records: Sequence[str | int] | None = None,
-                fs: float | None = None) -> ECGData:
+                fs: float | None = None, drop_from_train: Sequence[str] = ()) -> ECGData:
     """Load MIT-BIH Arrhythmia beats as AAMI-labelled windows centred on the annotated R peaks.
 
     Sample ``i`` is the window ``signal[sample_i - T // 2 : sample_i - T // 2 + T]`` with
@@ -304,6 +304,9 @@ def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str |
             the training records.
         train_records, test_records: the inter-patient train / test records (default DS1 / DS2).
         fs: resample every record to this rate (Hz) before cutting windows (default: keep 360 Hz).
+        drop_from_train: AAMI classes whose beats leave the training split only, e.g. ``("Q",)``: DS1
+            holds 8 Q beats, which the class-balanced loss would weight hundreds of times an N beat.
+            They stay in validation and test, where they are scored (as errors: no model predicts them).
 
     Returns:
         ECGData with signals (N, leads, T) float32, labels int64 over ``AAMI_CLASSES``, and meta
@@ -357,6 +360,13 @@ def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str |
                                "n_val_records": n_val_records, "seed": seed, "fs": fs, **protocol,
                                "reader_version": 2}
         data = load_cached_records("MIT-BIH", build, cache_dir, key)
+    if drop_from_train:
+        unknown = [c for c in drop_from_train if c not in AAMI_CLASSES]
+        if unknown:
+            raise ValueError(f"drop_from_train names unknown class(es) {unknown}: expected some of {AAMI_CLASSES}.")
+        train = data.splits.get("train", np.zeros(0, np.int64))
+        gone = np.isin(data.labels[train], [AAMI_CLASSES.index(c) for c in drop_from_train])
+        data.splits["train"] = train[~gone]
     if context == "rr":  # derived from meta after the cache: the cache stores signals, labels and meta
         data.aux, data.aux_names = rr_aux(data.meta), list(RR_AUX)
         data.check_aux()
