@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     # training and results (the loop itself: ``from erts_kit.training import train``)
     "TrainConfig": "training", "paper_config": "training", "pick_device": "training",
     "evaluate": "training", "load_checkpoint": "training",
-    "compute_metrics": "metrics", "run_grid": "results", "write_report": "results",
+    "compute_metrics": "metrics", "ec57_report": "ec57", "run_grid": "results", "write_report": "results",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

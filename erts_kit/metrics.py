@@ -10,6 +10,11 @@ Conventions (the same everywhere in the kit):
 * macro-F1 averages over the classes that occur in ``y_true`` or in the predictions (scikit-learn's
   default, and what the ERTS reference code reports); a class that never occurs and is never
   predicted gets F1 = NaN in ``per_class_f1`` instead of a silent 0.
+* which classes count: the headline ``macro_f1`` averages the *counted* classes. For the AAMI beat
+  classes (N, S, V, F, Q: MIT-BIH) that is N, S, V, F by default, as the inter-patient literature
+  reports it (Q, a handful of beats, is left out; see :mod:`erts_kit.ec57`); ``macro_f1_all`` then
+  averages every class and ``counted`` names those in ``macro_f1``. Every other set of class names
+  counts every class (``macro_f1 == macro_f1_all``), as before.
 * macro-AUROC is one-vs-rest per class, then averaged; it is NaN (with a warning) when some class has
   no positive or no negative sample, since its AUROC is undefined. ``per_class_auroc`` holds the rest.
 """
@@ -29,6 +34,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
+
+from .ec57 import default_counted
 
 __all__ = ["compute_metrics", "macro_f1", "metrics_table"]
 
@@ -82,6 +89,10 @@ def _per_class_auroc(yt: np.ndarray, yp: np.ndarray, class_names: Sequence[str],
     return out
 
 
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if not np.all(np.isnan(values)) else float("nan")
+
+
 def macro_f1(y_true: Any, y_pred: Any) -> float:
     """Macro-averaged F1 over the classes present in ``y_true`` or ``y_pred`` (hard labels).
 
@@ -96,8 +107,25 @@ def macro_f1(y_true: Any, y_pred: Any) -> float:
     return float(f1_score(_as_numpy(y_true), _as_numpy(y_pred), average="macro", zero_division=np.nan))
 
 
+def _counted(class_names: Sequence[str], counted: Sequence[str] | str | None) -> list[str]:
+    names = [str(n) for n in class_names]
+    if counted is None:
+        return names
+    if isinstance(counted, str):
+        if counted != "auto":
+            raise ValueError(f"Expected counted as 'auto', None or a list of class names, got {counted!r}.")
+        return list(default_counted(names))
+    out = [str(n) for n in counted]
+    unknown = [n for n in out if n not in names]
+    if unknown or not out:
+        raise ValueError(f"Expected counted to name some of the classes {names}, got {out}: pass counted=None "
+                         "to count every class, or 'auto' (N, S, V, F for the AAMI beat classes).")
+    return out
+
+
 def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multilabel: bool = False,
-                    threshold: float = 0.5, *, auroc: bool = True) -> dict[str, Any]:
+                    threshold: float = 0.5, *, auroc: bool = True,
+                    counted: Sequence[str] | str | None = "auto") -> dict[str, Any]:
     """Macro-F1, per-class F1, balanced accuracy, macro-AUROC and the confusion matrix in one call.
 
     Args:
@@ -109,9 +137,12 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         threshold: decision threshold for multi-label predictions.
         auroc: compute ``macro_auroc`` and ``per_class_auroc`` (most of the cost; the training loop's
             per-epoch validation skips them unless they pick the checkpoint).
+        counted: classes averaged in ``macro_f1``: ``"auto"`` (N, S, V, F for the AAMI beat classes
+            N, S, V, F, Q; every class otherwise), None (every class) or a list of names.
 
     Returns:
-        dict with ``macro_f1`` (float), ``per_class_f1`` ({name: F1}, NaN for a class never present
+        dict with ``macro_f1`` (float, over the ``counted`` classes), ``macro_f1_all`` (every class),
+        ``counted`` (list of names), ``per_class_f1`` ({name: F1}, NaN for a class never present
         nor predicted), ``balanced_accuracy`` (single-label: mean recall over the classes present;
         multi-label: mean over classes of (TPR + TNR) / 2), ``macro_auroc`` (NaN with a warning when
         a class is absent), ``per_class_auroc`` ({name: AUROC}), ``confusion_matrix``
@@ -130,8 +161,12 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
         [[1, 0], [1, 1]]
         >>> "macro_auroc" in compute_metrics([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["NORM", "MI"], auroc=False)
         False
+        >>> b = compute_metrics([0, 4], [[1., 0, 0, 0, 0], [1., 0, 0, 0, 0]], ["N", "S", "V", "F", "Q"], auroc=False)
+        >>> b["counted"], round(b["macro_f1"], 4), round(b["macro_f1_all"], 4)  # Q (F1 0) left out of macro_f1
+        (['N', 'S', 'V', 'F'], 0.6667, 0.3333)
     """
     yt, yp, pred = _format(y_true, y_prob, class_names, multilabel, threshold)
+    counted_names = _counted(class_names, counted)
     labels = list(range(len(class_names)))
     f1 = f1_score(yt, pred, labels=labels, average=None, zero_division=np.nan)
     if multilabel:
@@ -145,8 +180,11 @@ def compute_metrics(y_true: Any, y_prob: Any, class_names: Sequence[str], multil
             warnings.simplefilter("ignore", UserWarning)
             bal = balanced_accuracy_score(yt, pred)
         cm = confusion_matrix(yt, pred, labels=labels)
+    in_macro = np.array([str(n) in counted_names for n in class_names])
     out = {
-        "macro_f1": float(np.nanmean(f1)) if not np.all(np.isnan(f1)) else float("nan"),
+        "macro_f1": _nanmean(f1[in_macro]),
+        "macro_f1_all": _nanmean(f1),
+        "counted": counted_names,
         "per_class_f1": {name: float(v) for name, v in zip(class_names, f1)},
         "balanced_accuracy": float(bal),
         "confusion_matrix": cm,

@@ -112,6 +112,7 @@ def test_paper_config_reproduces_the_reference_setup():
     cfg = cli._experiment_config(s)
     assert (cfg.loss_for("full"), cfg.loss_for("dbpd"), cfg.loss_for("xai_dbpd")) == ("ce", "cb_ce", "cb_ce")
     assert (cfg.warm_up, cfg.cam_start, cfg.phi, cfg.tau, s["epochs"]) == (5, 3, 0.7, 0.3, 9)
+    assert cfg.cb_max_weight_ratio is None   # the reference does not cap cb_ce's weights
 
 
 def test_demo_schedule_is_scaled_so_the_filter_runs():
@@ -125,8 +126,10 @@ def test_demo_smoke_end_to_end(capsys, tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--smoke", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    rows = [ln for ln in printed.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]
+    first_table = printed.split("| policy", 1)[1].split("\n\n", 1)[0]   # the per-class table follows it
+    rows = [ln for ln in first_table.splitlines() if ln.startswith("| ")]
     assert [r.split(" | ")[0][2:] for r in rows] == ["full", "dbpd", "xai_dbpd"]
+    assert "per class (test split" in printed
     assert "SCALED" in printed
     for f in ("report.md", "report.html", "fig_cost.png", "fig_filter.png", "fig_examples.png", "results.csv"):
         assert (out / f).stat().st_size > 0, f

@@ -51,6 +51,15 @@ def _none_or_int(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
 
 
+def _none_or_float(text: str) -> float | None:
+    if text.strip().lower() in ("none", "null", ""):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
 def _names() -> tuple[list[str], list[str]]:
     from ..models import list_models
     from ..selection import list_policies
@@ -93,6 +102,9 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g.add_argument("--start-revision", type=_none_or_int, default=None,
                    help="PDD/ERTS: first revision epoch (every sample again), >= warm_up; none: no revision")
     g.add_argument("--focus", default="topk_mean", help="ERTS focus score (erts_kit.explain.FOCUS_SCORES)")
+    g.add_argument("--class-floor", type=float, default=0.0,
+                   help="PDD/ERTS: keep at least this share of each class's samples in a batch (hardest dropped "
+                        "first), in [0, 1]; 0: off")
     g = p.add_argument_group("training")
     g.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per seed")
     g.add_argument("--epochs", type=int, default=10, help="training epochs per run")
@@ -102,6 +114,12 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g.add_argument("--lr-gamma", type=float, default=0.98, help="StepLR decay per epoch")
     g.add_argument("--loss", default="ce", help="loss: ce, cb_ce (class-balanced) or bce (multi-label)")
     g.add_argument("--cb-beta", type=float, default=0.9999, help="cb_ce: beta of the effective number of samples")
+    g.add_argument("--cb-max-weight-ratio", type=_none_or_float, default=50.0,
+                   help="cb_ce: largest class weight at most this many times the smallest; none: no cap")
+    g.add_argument("--sampler", default="shuffle",
+                   help="shuffle, or class_balanced (every class drawn equally often, with replacement)")
+    g.add_argument("--select-after-warmup", action="store_true",
+                   help="choose the best checkpoint only among epochs >= the policy's warm_up")
     g.add_argument("--full-loss", default="same",
                    help="loss of the full-data baseline; 'same' = --loss (the paper used ce with cb_ce elsewhere)")
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
@@ -256,7 +274,8 @@ def _experiment_config(s: dict[str, Any]):
         data_kwargs["seed"] = int(s.get("data_seed", 42))
     data_kwargs.update(s.get("data_options") or {})
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
-            "warm_up", "cam_start", "start_revision", "focus", "data_dir")
+            "warm_up", "cam_start", "start_revision", "focus", "data_dir", "sampler", "cb_max_weight_ratio",
+            "select_after_warmup", "class_floor")
     return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs,
                                        "model_kwargs": dict(s.get("model_options") or {})})
 

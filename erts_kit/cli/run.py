@@ -25,6 +25,7 @@ def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, note
     Raises:
         ValueError: the first ERTS run's ``selection_log.npz`` is damaged (the message names it and the fix).
     """
+    from ..results.tables import counted_note, per_class_table
     from ..results import (
         comparison_table,
         filter_table,
@@ -53,6 +54,11 @@ def finish(df, data, out: Path, model: str, model_kwargs: dict, title: str, note
     path = write_report(df, load_histories(out, df), out, examples, title=title, notes=notes, filter_stats=ftab)
     print()
     print(markdown_table(table))
+    per_class = per_class_table(df)
+    if not per_class.empty:
+        note = counted_note(df)
+        print(f"\nper class (test split; Se, +P, Sp, F1 as in AAMI EC57{'; ' + note if note else ''}):")
+        print(markdown_table(per_class))
     for n in notes:
         print(f"  * {n}")
     print(f"\nreport: {path}  |  {path.with_suffix('.html')}  |  results: {out / 'results.csv'}")

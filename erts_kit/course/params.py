@@ -106,6 +106,11 @@ def _policies() -> list[str]:
     return list_policies()
 
 
+def _samplers() -> list[str]:
+    from ..training.config import SAMPLERS
+    return list(SAMPLERS)
+
+
 def _focus_scores() -> list[str]:
     from ..explain import FOCUS_SCORES
     return list(FOCUS_SCORES)
@@ -137,6 +142,11 @@ PARAMETER_RULES: dict[str, Rule] = {
     # optimisation
     "LR": Rule("float", 0, low_open=True),
     "WEIGHT_DECAY": Rule("float", 0),
+    # imbalance (TrainConfig.sampler, cb_max_weight_ratio, select_after_warmup; the policies' class_floor)
+    "SAMPLER": Rule("choice", choices=_samplers),
+    "CB_MAX_WEIGHT_RATIO": Rule("float", 1, optional=True),
+    "SELECT_AFTER_WARMUP": Rule("bool"),
+    "CLASS_FLOOR": Rule("float", 0, 1),
     # selection (PDD / ERTS; the paper's names in upper case)
     "TAU": Rule("float", 0, 1),
     "PHI": Rule("float", 0, 1, low_open=True),

@@ -41,7 +41,8 @@ def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) 
 
     Counts are sample-epochs (a sample dropped in 3 filter epochs counts 3 times). Filter epochs are
     those with a DROPPED_LOW_FOCUS or RESCUED decision or a computed focus; the filter's candidates
-    are the rows it judged (KEPT, DROPPED_LOW_FOCUS, RESCUED; a rescued sample counts as kept).
+    are the rows it judged (KEPT, DROPPED_LOW_FOCUS, RESCUED, and FLOOR rows with a focus: a
+    candidate the class floor kept after the filter; rescued and floor-kept samples count as kept).
 
     - ``precision`` = corrupted among the dropped; compare with ``base_rate`` = corrupted among the
       candidates (what dropping at random would give);
@@ -95,6 +96,8 @@ def filter_precision_recall(selection_log_df: pd.DataFrame, meta: pd.DataFrame) 
     in_ep = np.isin(df["epoch"].to_numpy(), epochs)
     corrupted = meta["corrupted"].to_numpy(bool)[idx]
     cand = in_ep & np.isin(dec, CANDIDATE)
+    if "focus" in df.columns:  # a candidate the filter dropped and the class floor kept: judged, then kept
+        cand |= in_ep & (dec == "FLOOR") & np.isfinite(df["focus"].to_numpy(np.float64))
     dropped = in_ep & (dec == "DROPPED_LOW_FOCUS")
     tp = int((dropped & corrupted).sum())
     n_cand, n_drop = int(cand.sum()), int(dropped.sum())

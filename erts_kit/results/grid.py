@@ -47,6 +47,7 @@ from ..data import DATASETS, ECGData, load_dataset
 from ..models import build_model, list_models
 from ..selection import list_policies, make_policy
 from ..training import TrainConfig, pick_device, train
+from .class_stats import class_columns
 from .filters import filter_precision_recall
 from .run_folder import RunMismatch
 from .run_folder import atomic_json as _atomic_json
@@ -80,7 +81,7 @@ class ExperimentConfig:
         >>> ExperimentConfig.from_dict({"ph": 0.5})
         Traceback (most recent call last):
         ...
-        ValueError: Unknown setting 'ph': expected any of batch_size, lr, weight_decay, lr_gamma, loss, full_loss, cb_beta, device, amp, eval_every, num_workers, tau, phi, gamma, warm_up, cam_start, start_revision, focus, data_dir, data_kwargs, model_kwargs.
+        ValueError: Unknown setting 'ph': expected any of batch_size, lr, weight_decay, lr_gamma, loss, full_loss, cb_beta, device, amp, eval_every, num_workers, tau, phi, gamma, warm_up, cam_start, start_revision, focus, data_dir, data_kwargs, model_kwargs, sampler, cb_max_weight_ratio, select_after_warmup, class_floor.
     """
 
     batch_size: int = 32
@@ -104,6 +105,10 @@ class ExperimentConfig:
     data_dir: str | None = None
     data_kwargs: dict[str, Any] = field(default_factory=dict)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    sampler: str = "shuffle"                 # TrainConfig.sampler
+    cb_max_weight_ratio: float | None = 50.0  # TrainConfig.cb_max_weight_ratio
+    select_after_warmup: bool = False         # TrainConfig.select_after_warmup
+    class_floor: float = 0.0                  # PDD/ERTS policies: per-class floor on the kept share
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> ExperimentConfig:
@@ -159,6 +164,8 @@ def build_policy(name: str, config: ExperimentConfig | Mapping[str, Any] | None 
     takes = set(make_policy(key).params())
     params = {k: getattr(cfg, k) for k in ("tau", "phi", "gamma", "warm_up", "cam_start", "start_revision", "focus")
               if k in takes}
+    if cfg.class_floor and key != "full":   # shown in params() only when set
+        params["class_floor"] = cfg.class_floor
     return make_policy(key, seed=seed, **params)
 
 
@@ -166,7 +173,8 @@ def _train_config(cfg: ExperimentConfig, policy: str, seed: int, epochs: int) ->
     return TrainConfig(epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                        lr_gamma=cfg.lr_gamma, loss=cfg.loss_for(policy), cb_beta=cfg.cb_beta, seed=seed,
                        device=cfg.device, amp=cfg.amp, num_workers=cfg.num_workers, eval_every=cfg.eval_every,
-                       focus_score=cfg.focus)
+                       focus_score=cfg.focus, sampler=cfg.sampler, cb_max_weight_ratio=cfg.cb_max_weight_ratio,
+                       select_after_warmup=cfg.select_after_warmup)
 
 
 @dataclass
@@ -280,6 +288,7 @@ def _result_row(run: _Run, res: Any, data: ECGData, model: str, n_train: int) ->
     row["filter_n_dropped"] = stats["n_dropped"] if stats else 0
     row["filter_by_kind"] = stats["by_kind"] if stats else {}
     row["filter_by_class"] = stats["by_class"] if stats else {}
+    row.update(class_columns(res, data, int(getattr(run.policy_obj, "warm_up", 0) or 0)))
     row["params"] = run.policy_obj.params()
     row["device"] = res.device
     return row

@@ -10,6 +10,8 @@ into ``out_dir``:
   compute-equivalent epochs (scoring + Grad-CAM counted), one line per run;
 - ``fig_filter.png``: share of the ERTS filter's candidates dropped for low focus, per kind of sample
   (clean, flipped label, each artefact), when the data has ground truth;
+- ``fig_kept_by_class.png``: the share of each class's samples trained on per epoch, per policy (when
+  some policy drops samples);
 - ``fig_examples.png``: kept vs dropped samples with their Grad-CAM map under the trace.
 
 Example:
@@ -37,7 +39,7 @@ import pandas as pd
 from .._atomic import atomic_write
 from ..viz.ecg import plot_ecg
 from .examples import Example
-from .tables import COLUMN_HELP, comparison_table, format_cell, markdown_table
+from .tables import COLUMN_HELP, comparison_table, confusion_tables, counted_note, format_cell, markdown_table, per_class_table
 
 __all__ = ["write_report"]
 
@@ -127,6 +129,30 @@ def _fig_filter(results_df: pd.DataFrame, path: Path, column: str = "filter_by_k
     return path
 
 
+def _fig_kept_by_class(histories: Mapping[str, pd.DataFrame], path: Path) -> Path | None:
+    """One panel per policy (its first run): the share of each class's samples trained on, per epoch."""
+    import matplotlib.pyplot as plt
+    first: dict[str, pd.DataFrame] = {}
+    for run, h in histories.items():
+        if any(str(c).startswith("kept_frac_") for c in h.columns):
+            first.setdefault(_policy_of(run), h)
+    if not first or all((h.filter(like="kept_frac_").fillna(1.0) == 1.0).all().all() for h in first.values()):
+        return None   # every class always kept in full (full data only): nothing to show
+    fig, axes = plt.subplots(1, len(first), figsize=(4 * len(first), 3.2), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, (pol, h) in zip(axes[0], first.items()):
+        for col in [c for c in h.columns if str(c).startswith("kept_frac_")]:
+            ax.plot(h["epoch"], h[col], "o-", ms=3, lw=1.2, label=str(col)[len("kept_frac_"):])
+        ax.set_title(pol, fontsize=9)
+        ax.set_xlabel("epoch (from 0)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("share of the class's samples\ntrained on")
+    axes[0][-1].legend(title="class", fontsize=7)
+    _save_png(fig, path, dpi=110)
+    return path
+
+
 def _fig_examples(examples: Mapping[str, Sequence[Example]], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
@@ -155,6 +181,25 @@ def _fig_examples(examples: Mapping[str, Sequence[Example]], path: Path) -> Path
 # --------------------------------------------------------------------------------------------------
 # the report
 # --------------------------------------------------------------------------------------------------
+def _class_blocks(results_df: pd.DataFrame, note: str | None) -> list[tuple[str, Any]]:
+    """The per-class section (EC57 rates, kept share after warm-up) and the summed confusion matrices."""
+    per_class = per_class_table(results_df)
+    if per_class.empty:
+        return []
+    blocks: list[tuple[str, Any]] = [
+        ("h2", "Per class (AAMI EC57 style, test split)"),
+        ("p", "Se: sensitivity TP/(TP+FN); +P: positive predictivity TP/(TP+FP); Sp: specificity; mean ± std over "
+              "seeds; – where undefined (a class absent from the test split has no Se, one never predicted no +P). "
+              "counted: whether the class enters the macro-F1" + (f" ({note})" if note else "") + ". kept after "
+              "warm-up: share of the class's training samples the policy trained on, from its first selection "
+              "epoch on (1 for full data)."),
+        ("table", per_class)]
+    for policy, cm in confusion_tables(results_df).items():
+        blocks += [("p", f"Confusion matrix of {policy} (test, summed over seeds; rows = true class, columns = "
+                         "predicted)"), ("table", cm.reset_index())]
+    return blocks
+
+
 def _figure_section(heading: str, text: str, image: Path, alt: str) -> list[tuple[str, Any]]:
     """Report blocks of one figure: a heading, the paragraph that says how to read it, the image."""
     return [("h2", heading), ("p", text), ("img", (image, alt))]
@@ -248,8 +293,10 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
     blocks: list[tuple[str, Any]] = [("h1", title)]
     if notes:
         blocks.append(("ul", list(notes)))
+    note = counted_note(results_df)
     blocks += [("h2", "Comparison"), ("table", table),
-               ("ul", [f"{k}: {v}" for k, v in COLUMN_HELP.items() if k in table.columns])]
+               ("ul", [f"{k}: {v}" for k, v in COLUMN_HELP.items() if k in table.columns] + ([note] if note else []))]
+    blocks += _class_blocks(results_df, note)
     cost = _fig_cost(histories, out / "fig_cost.png")
     if cost is not None:
         blocks += _figure_section(
@@ -277,6 +324,14 @@ def write_report(results_df: pd.DataFrame, histories: Mapping[str, pd.DataFrame]
             "that is fair to every class drops them at similar rates; the label says whether the class's evidence "
             "is local (one beat) or diffuse (every beat).",
             by_class, "drop rate of clean candidates by true class")
+    kept = _fig_kept_by_class(histories, out / "fig_kept_by_class.png")
+    if kept is not None:
+        blocks += _figure_section(
+            "Which classes the policy trains on",
+            "Share of each class's training samples that got a training step, per epoch (first seed of each policy). "
+            "A policy that drops a minority class far more often than the majority changes the class mix the "
+            "model learns from; class_floor sets a lower bound on each class's share of a batch.",
+            kept, "kept share per class and epoch")
     ex = _fig_examples(examples or {}, out / "fig_examples.png")
     if ex is not None:
         blocks += _figure_section(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_write
+from ..training.config import comparable_config
 
 __all__ = ["RunMismatch", "atomic_json", "check_settings", "damaged_file", "differences", "finished_row", "jsonable",
            "read_json"]
@@ -133,6 +134,9 @@ def check_settings(run_dir: Path, settings: dict[str, Any], on_mismatch: str) ->
             raise
         old = None
     new = jsonable(settings)
+    if isinstance(old, dict) and isinstance(old.get("train"), dict) and isinstance(new.get("train"), dict):
+        # TrainConfig fields added since the run was saved: compared at the values that reproduce it
+        old, new = {**old, "train": comparable_config(old["train"])}, {**new, "train": comparable_config(new["train"])}
     if old == new:
         return
     if on_mismatch == "overwrite":

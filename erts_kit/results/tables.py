@@ -7,6 +7,7 @@ the filter's precision and recall); :func:`markdown_table` prints any of them fo
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -17,7 +18,8 @@ import pandas as pd
 
 from .grid import run_name
 
-__all__ = ["COLUMN_HELP", "comparison_table", "format_cell", "load_histories", "markdown_table", "summarise"]
+__all__ = ["COLUMN_HELP", "comparison_table", "confusion_tables", "counted_note", "format_cell", "load_histories",
+           "markdown_table", "per_class_table", "summarise"]
 
 def summarise(results_df: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds, per (dataset, model, policy), in the grid's policy order.
@@ -71,7 +73,8 @@ def load_histories(out_dir: str | os.PathLike, results_df: pd.DataFrame) -> dict
 
 COLUMN_HELP: dict[str, str] = {
     "filter from epoch": "first epoch (counted from 0) in which the ERTS focus filter runs: warm_up + cam_start",
-    "macro-F1 (test)": "macro-F1 on the test split with the best-validation checkpoint",
+    "macro-F1 (test)": "macro-F1 on the test split with the best-validation checkpoint, over the counted classes "
+                       "(N, S, V, F for the AAMI beat classes: Q is reported per class but not averaged)",
     "best val F1": "best validation macro-F1 (the epoch that picked the checkpoint)",
     "EE (published)": "effective epochs as the PDD/ERTS papers count them: samples through training "
                       "forward + backward / N (scoring and Grad-CAM passes left out)",
@@ -155,4 +158,104 @@ def comparison_table(results_df: pd.DataFrame) -> pd.DataFrame:
     for key, label, d in cols:
         if f"{key}_mean" in s.columns:
             out[label] = [_pm(m, sd, d) for m, sd in zip(s[f"{key}_mean"], s[f"{key}_std"])]
+    return out
+
+
+def _mapping(v: Any) -> dict:
+    """A dict cell of a results table (results.json gives dicts, results.csv JSON text)."""
+    if isinstance(v, dict):
+        return v
+    if isinstance(v, str) and v.startswith("{"):
+        return json.loads(v)
+    return {}
+
+
+def _list(v: Any) -> list:
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if isinstance(v, str) and v.startswith("["):
+        return json.loads(v)
+    return []
+
+
+def counted_note(results_df: pd.DataFrame) -> str | None:
+    """``'macro-F1 over N, S, V, F; Q reported, not counted'`` when the runs leave classes out, else None.
+
+    Example:
+        >>> counted_note(pd.DataFrame({"counted": [["N", "S", "V", "F"]],
+        ...                            "per_class": [{c: {} for c in "NSVFQ"}]}))
+        'macro-F1 over N, S, V, F; Q reported, not counted'
+    """
+    if "counted" not in results_df.columns or "per_class" not in results_df.columns or not len(results_df):
+        return None
+    counted = _list(results_df["counted"].iloc[0])
+    every = list(_mapping(results_df["per_class"].iloc[0]))
+    left_out = [c for c in every if c not in counted]
+    if not counted or not left_out:
+        return None
+    return f"macro-F1 over {', '.join(counted)}; {', '.join(left_out)} reported, not counted"
+
+
+_RATE_LABELS = (("sensitivity", "Se"), ("positive_predictivity", "+P"), ("specificity", "Sp"), ("f1", "F1"))
+
+
+def per_class_table(results_df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (policy, class): EC57 Se, +P, Sp, F1 on the test split (mean ± std over seeds), support,
+    whether the class is counted in the macro-F1, and the share of its samples trained on after warm-up.
+
+    Empty when the results hold no per-class numbers (runs without a test split).
+
+    Example:
+        >>> pc = {"N": {"sensitivity": 0.9, "positive_predictivity": 0.8, "specificity": 0.5, "f1": 0.85,
+        ...             "support": 10}, "Q": {"sensitivity": 0.0, "positive_predictivity": None,
+        ...             "specificity": 1.0, "f1": 0.0, "support": 1}}
+        >>> df = pd.DataFrame({"policy": ["full"], "seed": [0], "per_class": [pc], "counted": [["N"]],
+        ...                    "kept_frac_by_class": [{"N": 1.0, "Q": 1.0}]})
+        >>> per_class_table(df)[["class", "counted", "Se", "+P", "kept after warm-up"]].values.tolist()
+        [['N', True, '0.900', '0.800', '1.000'], ['Q', False, '0.000', '–', '1.000']]
+    """
+    if "per_class" not in results_df.columns:
+        return pd.DataFrame()
+    rows = []
+    for _, r in results_df.iterrows():
+        kept = _mapping(r.get("kept_frac_by_class"))
+        counted = _list(r.get("counted"))
+        for cls, rates in _mapping(r["per_class"]).items():
+            rows.append({"policy": r["policy"], "seed": r["seed"], "class": cls,
+                         "counted": not counted or cls in counted, "support": rates.get("support"),
+                         "kept": kept.get(cls), **{k: rates.get(k) for k, _ in _RATE_LABELS}})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    for col in ("kept", "support", *[k for k, _ in _RATE_LABELS]):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    g = df.groupby(["policy", "class"], sort=False)
+    out = g[["counted"]].first().reset_index()
+    out.insert(2, "seeds", g.size().to_numpy())
+    for key, label in _RATE_LABELS:
+        out[label] = [_pm(m, sd, 3) for m, sd in zip(g[key].mean(), g[key].std(ddof=1))]
+    out["support"] = [_fmt_int(v) for v in g["support"].mean()]
+    out["kept after warm-up"] = [format_cell(v) for v in g["kept"].mean()]
+    return out
+
+
+def confusion_tables(results_df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``{policy: confusion matrix summed over its seeds}`` (rows = true class, columns = predicted; single-label).
+
+    Example:
+        >>> df = pd.DataFrame({"policy": ["full", "full"], "per_class": [{"a": {}, "b": {}}] * 2,
+        ...                    "confusion": [[[3, 1], [0, 2]], [[1, 0], [1, 1]]]})
+        >>> confusion_tables(df)["full"].values.tolist()
+        [[4, 1], [1, 3]]
+    """
+    out: dict[str, pd.DataFrame] = {}
+    if "confusion" not in results_df.columns or "per_class" not in results_df.columns:
+        return out
+    for _, r in results_df.iterrows():
+        cm = np.asarray(_list(r["confusion"]))
+        names = list(_mapping(r["per_class"]))
+        if cm.ndim != 2 or cm.shape != (len(names), len(names)):
+            continue  # multi-label (C, 2, 2) or missing
+        frame = pd.DataFrame(cm, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
+        out[r["policy"]] = frame if r["policy"] not in out else out[r["policy"]] + frame
     return out

@@ -25,9 +25,11 @@ class Decision(IntEnum):
     WARMUP = 4             # kept because the epoch is a warm-up epoch
     REVISION = 5           # kept because the epoch is a revision epoch
     FULL = 6               # full-data policy: every sample, every epoch
+    FLOOR = 7              # dropped by the policy's rule, kept by its per-class floor (class_floor)
 
 
-KEPT_DECISIONS = (Decision.KEPT, Decision.RESCUED, Decision.WARMUP, Decision.REVISION, Decision.FULL)
+KEPT_DECISIONS = (Decision.KEPT, Decision.RESCUED, Decision.WARMUP, Decision.REVISION, Decision.FULL,
+                  Decision.FLOOR)
 
 
 @dataclass

@@ -147,7 +147,7 @@ class SelectionLog:
         """One row per record: ``epoch, index, p_true, focus, combined, decision, kept``.
 
         ``decision`` is a pandas Categorical of the :class:`Decision` names (all categories present,
-        in enum order); ``kept`` is True for KEPT, RESCUED, WARMUP, REVISION and FULL.
+        in enum order); ``kept`` is True for KEPT, RESCUED, WARMUP, REVISION, FULL and FLOOR.
         """
         a = self.arrays()
         dec = a["decision"].astype(np.int64)
@@ -215,14 +215,21 @@ class SelectionLog:
             out.columns = pd.Index(list(class_names), name="class")
         return out
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, labels: Any = None, class_names: Sequence[str] | None = None) -> pd.DataFrame:
         """Per epoch: ``seen``, ``kept`` (every kept decision), ``kept_frac``, ``n_<decision>`` counts, mean p_true/focus.
+
+        With ``labels`` (the class of every dataset index, e.g. ``data.labels``), also
+        ``kept_frac_<class>``: the share of that class's rows of the epoch that were kept (NaN when the
+        epoch showed none of it; multi-hot labels: every positive class counts).
 
         Example:
             >>> log = SelectionLog()
             >>> log.add_arrays(0, [0, 1], decision=[Decision.KEPT, Decision.RESCUED], p_true=[0.1, 0.3])
             >>> log.summary()[["seen", "kept", "n_rescued", "mean_p_true"]].round(2).to_dict("records")
             [{'seen': 2, 'kept': 2, 'n_rescued': 1, 'mean_p_true': 0.2}]
+            >>> log.add_arrays(1, [0, 1, 2], decision=[Decision.DROPPED_CONFIDENT, Decision.KEPT, Decision.KEPT])
+            >>> log.summary(labels=[0, 1, 1], class_names=["a", "b"])[["kept_frac_a", "kept_frac_b"]].to_dict("records")
+            [{'kept_frac_a': 1.0, 'kept_frac_b': 1.0}, {'kept_frac_a': 0.0, 'kept_frac_b': 1.0}]
         """
         df = self.to_dataframe()
         g = df.groupby("epoch")
@@ -233,7 +240,28 @@ class SelectionLog:
         out = out.join(counts)
         out["mean_p_true"] = g["p_true"].mean()
         out["mean_focus"] = g["focus"].mean()
+        if labels is not None:
+            out = out.join(self._kept_frac_by_class(df, labels, class_names))
         return out
+
+    @staticmethod
+    def _kept_frac_by_class(df: pd.DataFrame, labels: Any, class_names: Sequence[str] | None) -> pd.DataFrame:
+        lab = np.asarray(labels)
+        idx = df["index"].to_numpy()
+        if len(idx) and idx.max() >= len(lab):
+            raise ValueError(f"Expected labels for every dataset index (at least {idx.max() + 1}), got {len(lab)}: "
+                             "pass the labels of the whole dataset, not of one split.")
+        if lab.ndim == 2:
+            hot = lab[idx] > 0.5
+        else:
+            n_cls = len(class_names) if class_names is not None else int(lab.max()) + 1 if len(lab) else 0
+            hot = np.eye(n_cls, dtype=bool)[lab[idx].astype(np.int64)]
+        names = list(class_names) if class_names is not None else list(range(hot.shape[1]))
+        seen = pd.DataFrame(hot, columns=names).groupby(df["epoch"].to_numpy()).sum()
+        kept = pd.DataFrame(hot & df["kept"].to_numpy()[:, None], columns=names).groupby(df["epoch"].to_numpy()).sum()
+        frac = kept / seen.where(seen > 0)
+        frac.columns = [f"kept_frac_{c}" for c in names]
+        return frac
 
     # -- persistence, checkpoints, DDP -------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -296,7 +324,7 @@ class SelectionLog:
                 raise ValueError(f"{path} is damaged: its content does not match the SHA-256 digest written with "
                                  f"it (expected {expected[:16]}..., got {got[:16]}...). {_FIX}")
         names = [str(s) for s in members["decision_names"]]
-        if names != DECISION_NAMES:
+        if names != DECISION_NAMES[:len(names)]:   # a log of an older kit knows fewer decisions: fine
             raise ValueError(f"The log at {path} uses decisions {names}, this kit uses {DECISION_NAMES}: "
                              f"it was written by an incompatible version.")
         cols = {c: members[c] for c in _COLUMNS}

@@ -8,18 +8,22 @@
 - :mod:`.distributed`: DDP glue (ranks, devices, gathers);
 - :mod:`.evaluate`: metrics on a split, pre-flight checks;
 - :mod:`.checkpoint`: atomic, ``weights_only`` checkpoints;
-- :mod:`.losses`: cross-entropy, class-balanced cross-entropy, BCE.
+- :mod:`.losses`: cross-entropy, class-balanced cross-entropy, BCE;
+- :mod:`.sampling`: the class-balanced sampler;
+- :mod:`.schedule`: warnings when a policy's schedule never lets it act, or its best epoch is a warm-up one.
 """
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import SELECT_METRICS, TrainConfig, paper_config, pick_device
+from .config import SAMPLERS, SELECT_METRICS, ScheduleWarning, TrainConfig, paper_config, pick_device
 from .distributed import dist_info
 from .evaluate import check_compatible, evaluate
 from .losses import LOSSES, ClassificationLoss, class_balanced_weights, make_loss
 from .loop import TrainResult, train
+from .sampling import ClassBalancedSampler
 from .step import NonFiniteLossError, train_step
 
 __all__ = [
-    "LOSSES", "SELECT_METRICS", "ClassificationLoss", "NonFiniteLossError", "TrainConfig", "TrainResult",
+    "LOSSES", "SAMPLERS", "SELECT_METRICS", "ClassBalancedSampler", "ClassificationLoss", "NonFiniteLossError",
+    "ScheduleWarning", "TrainConfig", "TrainResult",
     "check_compatible", "class_balanced_weights", "dist_info", "evaluate", "load_checkpoint", "make_loss",
     "paper_config", "pick_device", "save_checkpoint", "train", "train_step",
 ]

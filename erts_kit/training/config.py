@@ -14,11 +14,38 @@ import torch
 from .._validation import check_choice, check_int, check_range
 from .losses import LOSSES
 
-__all__ = ["RESUME_FREE", "SELECT_METRICS", "TrainConfig", "paper_config", "pick_device"]
+__all__ = ["LEGACY_DEFAULTS", "RESUME_FREE", "SAMPLERS", "SELECT_METRICS", "ScheduleWarning", "TrainConfig",
+           "comparable_config", "paper_config", "pick_device"]
 
 SELECT_METRICS = ("macro_f1", "balanced_accuracy", "macro_auroc", "loss")
+SAMPLERS = ("shuffle", "class_balanced")
 #: Fields that may differ between a run and its resume.
 RESUME_FREE = ("epochs", "num_workers", "pin_memory", "eval_every")
+#: Values of fields added after runs were saved, that reproduce such a run (a checkpoint or
+#: settings.json without the key ran like this).
+LEGACY_DEFAULTS: dict[str, Any] = {"sampler": "shuffle", "cb_max_weight_ratio": None, "select_after_warmup": False}
+
+
+class ScheduleWarning(UserWarning):
+    """A selection policy's schedule makes the run say less than it seems (never filters, or a warm-up best epoch)."""
+
+
+def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved config (``asdict(TrainConfig)``) with the fields it predates filled in, for comparisons.
+
+    Missing fields take :data:`LEGACY_DEFAULTS`; ``cb_max_weight_ratio`` is blanked unless the loss
+    is ``cb_ce`` (it changes nothing else), so runs saved before the cap existed still resume.
+
+    Example:
+        >>> comparable_config({"loss": "ce", "cb_max_weight_ratio": 50.0})["cb_max_weight_ratio"] is None
+        True
+        >>> comparable_config({"loss": "cb_ce"})["sampler"]
+        'shuffle'
+    """
+    out = {**LEGACY_DEFAULTS, **config}
+    if out.get("loss") != "cb_ce":
+        out["cb_max_weight_ratio"] = None
+    return out
 
 
 @dataclass
@@ -50,6 +77,12 @@ class TrainConfig:
     grad_clip: float | None = None  # max gradient L2 norm
     eval_every: int = 1             # validate every k epochs (and after the last one)
     select_metric: str = "macro_f1"  # validation metric that picks best.pt ('loss': lowest)
+    # 'shuffle' | 'class_balanced': draw each class equally often (with replacement), see training.sampling
+    sampler: str = "shuffle"
+    # cb_ce: the largest class weight is at most this many times the smallest (None: no cap). 50 leaves
+    # MIT-BIH DS1's S, V, F weights as Cui et al. give them and brings each Q beat from 1,238x to 50x (losses.py)
+    cb_max_weight_ratio: float | None = 50.0
+    select_after_warmup: bool = False  # best.pt only among epochs >= the policy's warm_up
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, minimum=1)
@@ -68,18 +101,25 @@ class TrainConfig:
             check_range("grad_clip", self.grad_clip, 0.0, low_inclusive=False)
         check_int("eval_every", self.eval_every, minimum=1)
         check_choice("select_metric", self.select_metric, SELECT_METRICS)
+        check_choice("sampler", self.sampler, SAMPLERS)
+        if self.cb_max_weight_ratio is not None:
+            check_range("cb_max_weight_ratio", self.cb_max_weight_ratio, 1.0)
+        if not isinstance(self.select_after_warmup, bool):
+            raise TypeError(f"Expected select_after_warmup as True or False, got {self.select_after_warmup!r}.")
         if not isinstance(self.focus_score, str) or not self.focus_score:
             raise TypeError(f"Expected focus_score as a registered name (e.g. 'topk_mean'), got {self.focus_score!r}.")
 
 
 def paper_config(**overrides: Any) -> TrainConfig:
-    """The ERTS reference set-up: AdamW 3e-4, wd 0.01, StepLR 0.98, batch 32, seed 42, 100 epochs, cb_ce.
+    """The ERTS reference set-up: AdamW 3e-4, wd 0.01, StepLR 0.98, batch 32, seed 42, 100 epochs, cb_ce
+    with uncapped class weights (``cb_max_weight_ratio=None``, as the reference code).
 
     Example:
-        >>> c = paper_config(epochs=3); (c.epochs, c.loss, c.lr, c.lr_gamma)
-        (3, 'cb_ce', 0.0003, 0.98)
+        >>> c = paper_config(epochs=3); (c.epochs, c.loss, c.lr, c.lr_gamma, c.cb_max_weight_ratio)
+        (3, 'cb_ce', 0.0003, 0.98, None)
     """
-    base = dict(epochs=100, batch_size=32, lr=3e-4, weight_decay=0.01, lr_gamma=0.98, seed=42, loss="cb_ce")
+    base = dict(epochs=100, batch_size=32, lr=3e-4, weight_decay=0.01, lr_gamma=0.98, seed=42, loss="cb_ce",
+                cb_max_weight_ratio=None)
     return TrainConfig(**{**base, **overrides})
 
 

@@ -31,13 +31,15 @@ __all__ = ["add_costs", "epoch_row", "run_batches", "validate_epoch"]
 
 def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, device: torch.device,
                 focus_name: str, where: Ranks, progress: bool) -> torch.Tensor:
-    """Every batch of one epoch, then the scheduler step; returns ``[loss sum, weight sum, kept, seen]``.
+    """Every batch of one epoch, then the scheduler step; returns ``[loss sum, weight sum, kept, seen]``
+    followed by the kept and the seen count of each class (``2 * len(state.class_names)`` more).
 
     Under DDP the sums are all-reduced over ranks and the ledgers and logs gathered to rank 0.
     """
     if state.sampler is not None:
         state.sampler.set_epoch(epoch)
-    sums = torch.zeros(4, dtype=torch.float64)
+    n_cls = len(state.class_names)
+    sums = torch.zeros(4 + 2 * n_cls, dtype=torch.float64)
     ledger = state.ledger
     batches = iter(tqdm(state.loader, desc=f"epoch {epoch}", leave=False, disable=not progress))
     while True:
@@ -46,6 +48,7 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
         if item is None:
             break
         x, y, idx, *extra = item  # extra: [aux] when the data has auxiliary features
+        y_cpu = y
         x, y = x.to(device, non_blocking=state.pin_memory), y.to(device, non_blocking=state.pin_memory)
         aux = extra[0].to(device, non_blocking=state.pin_memory) if extra else None
         batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step, aux=aux)
@@ -55,6 +58,7 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
         keep = sel.keep.to(device=x.device, dtype=torch.bool)
         n_keep = int(keep.sum())
         sums[3] += len(idx)
+        _count_classes(sums, y_cpu, sel.keep, n_cls)
         with ledger.phase("train"):
             train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler, config.grad_clip,
                        x, y, keep, n_keep, where.distributed, where.world, state.use_amp, epoch, state.step, sums,
@@ -74,13 +78,31 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
     return sums
 
 
+def _count_classes(sums: torch.Tensor, y: torch.Tensor, keep: torch.Tensor, n_cls: int) -> None:
+    """Add the batch's kept and seen samples per class to ``sums[4:]`` (multi-hot: every positive class)."""
+    if not n_cls:
+        return
+    y = y.detach().cpu()
+    hot = (y > 0.5).to(torch.float64) if y.dim() == 2 else torch.nn.functional.one_hot(y.long(), n_cls).double()
+    keep = keep.detach().cpu().to(torch.bool)
+    sums[4:4 + n_cls] += hot[keep].sum(0)
+    sums[4 + n_cls:] += hot.sum(0)
+
+
 def epoch_row(state: RunState, epoch: int, lr: float, sums: torch.Tensor, n_train: int) -> dict[str, Any]:
-    """The history row of an epoch from its sums: training loss, kept counts, effective epochs (as published)."""
+    """The history row of an epoch from its sums: training loss, kept counts, effective epochs (as published),
+    and ``kept_frac_<class>``: the share of the class's samples shown this epoch that were trained on
+    (NaN when none was shown)."""
     kept_total = (state.history[-1]["kept_cum"] if state.history else 0) + int(sums[2])
-    return {"epoch": epoch, "train_loss": float(sums[0] / sums[1]) if sums[1] > 0 else float("nan"),
-            "val_loss": float("nan"), "val_macro_f1": float("nan"), "lr": lr,
-            "kept": int(sums[2]), "kept_frac": float(sums[2] / max(sums[3], 1)),
-            "kept_cum": kept_total, "effective_epochs": kept_total / n_train}
+    row = {"epoch": epoch, "train_loss": float(sums[0] / sums[1]) if sums[1] > 0 else float("nan"),
+           "val_loss": float("nan"), "val_macro_f1": float("nan"), "lr": lr,
+           "kept": int(sums[2]), "kept_frac": float(sums[2] / max(sums[3], 1)),
+           "kept_cum": kept_total, "effective_epochs": kept_total / n_train}
+    n_cls = len(state.class_names)
+    for c, name in enumerate(state.class_names):
+        seen = float(sums[4 + n_cls + c])
+        row[f"kept_frac_{name}"] = float(sums[4 + c]) / seen if seen else float("nan")
+    return row
 
 
 def validate_epoch(state: RunState, data: ECGData, epoch: int, config: TrainConfig, row: dict[str, Any],
@@ -101,7 +123,7 @@ def validate_epoch(state: RunState, data: ECGData, epoch: int, config: TrainConf
     row[f"val_{config.select_metric}"] = score
     best = state.best["score"]
     better = best is None or (score < best if lower_is_better else score > best)
-    if better and np.isfinite(score):
+    if better and np.isfinite(score) and epoch >= state.select_from:
         state.best = {"epoch": epoch, "score": float(score)}
         state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()}
 

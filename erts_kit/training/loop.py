@@ -34,6 +34,7 @@ from .config import TrainConfig, pick_device
 from .distributed import Ranks, rank_device, ranks
 from .epoch import add_costs, epoch_row, run_batches, validate_epoch
 from .evaluate import check_compatible, evaluate
+from .schedule import select_from, warn_if_never_selects, warn_if_warmup_best
 from .state import RunState, build_run_state, resume_run_state, save_epoch_checkpoints
 
 __all__ = ["TrainResult", "train"]
@@ -71,7 +72,12 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
     Returns:
         :class:`TrainResult`; ``history`` has one row per epoch (epoch numbered from 0) with
         ``train_loss, val_loss, val_macro_f1, lr, seconds, kept, kept_frac, effective_epochs,
-        compute_equivalent_epochs, seconds_<phase>..., device``.
+        compute_equivalent_epochs, seconds_<phase>..., kept_frac_<class>..., device``; ``extra`` holds
+        ``test_indices`` and ``test_probabilities`` when there is a test split.
+
+    Warns:
+        ScheduleWarning: the policy never selects (or, for ERTS, never filters) within ``config.epochs``;
+            the best epoch of a selection policy is a warm-up epoch (:mod:`.schedule`).
 
     Raises:
         ValueError: data/model/loss mismatch (leads, classes, shapes, splits), or run_dir already holds a
@@ -98,7 +104,10 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
         amp_note = "AMP on" if config.amp and device.type == "cuda" else "AMP off"
         tqdm.write(f"erts_kit.train: device {device} ({amp_note}), policy {policy.name!r}, "
                    f"{len(data.splits['train'])} training samples" + (f", {where.world} ranks" if where.distributed else ""))
+    if where.main:
+        warn_if_never_selects(policy, config.epochs)
     state = build_run_state(model, data, config, device, where.distributed, where.rank, where.world)
+    state.select_from = select_from(policy, config)
     if resume and run_dir is not None:
         resumed = resume_run_state(state, run_dir, config, policy, where.distributed, where.main)
         if resumed is not None and show:
@@ -119,6 +128,8 @@ def train(model: nn.Module, data: ECGData, policy: Any = None, config: TrainConf
         epochs.set_postfix(loss=row["train_loss"], val_f1=row["val_macro_f1"], kept=row["kept_frac"])
         if run_dir is not None and where.main:
             save_epoch_checkpoints(state, run_dir, epoch, config, policy, device)
+    if where.main:
+        warn_if_warmup_best(policy, int(state.best["epoch"]), config)
     return _finish(state, data, config, run_dir, where, device)
 
 
@@ -156,14 +167,15 @@ def _finish(state: RunState, data: ECGData, config: TrainConfig, run_dir: Path |
         best_state = load_checkpoint(best_path)["model"]
     if best_state is not None:
         state.model.load_state_dict(best_state)
-    test_metrics = None
+    test_metrics, extra = None, {}
     if "test" in data.splits and len(data.splits["test"]):
         out = evaluate(state.model, data, "test", batch_size=max(config.batch_size, 64), loss=state.criterion,
                        amp=state.use_amp)
         test_metrics = {"loss": out["loss"], **out["metrics"]}
+        extra = {"test_indices": out["indices"], "test_probabilities": out["probabilities"]}
     if where.created_group:
         dist.destroy_process_group()
     hist = pd.DataFrame(state.history).drop(columns=["kept_cum"], errors="ignore")
     return TrainResult(history=hist, ledger=state.full_ledger, selection_log=state.full_log if where.main else None,
                        best_checkpoint=best_path, model=state.model, test_metrics=test_metrics,
-                       best_epoch=int(state.best["epoch"]), device=str(device), run_dir=run_dir)
+                       best_epoch=int(state.best["epoch"]), device=str(device), run_dir=run_dir, extra=extra)

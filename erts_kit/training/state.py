@@ -18,16 +18,17 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from ..data.dataset import ECGData, ECGDataset
 from ..selection.ledger import CostLedger
 from ..selection.log import SelectionLog
 from .checkpoint import frame_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import RESUME_FREE, TrainConfig
+from .config import RESUME_FREE, TrainConfig, comparable_config
 from .distributed import wrap_ddp
 from .losses import ClassificationLoss, make_loss
+from .sampling import ClassBalancedSampler
 
 __all__ = ["RunState", "build_run_state", "policy_params", "resume_run_state", "save_epoch_checkpoints"]
 
@@ -39,12 +40,15 @@ class RunState:
     ``ledger``/``log`` are this rank's (the log since the last gather); ``full_ledger``/``full_log``
     hold every rank's on rank 0 (the same objects in a single process; ``full_ledger`` is None on
     the other ranks). ``best`` is ``{"epoch", "score"}``; ``best_state`` the best weights on the CPU.
+    ``sampler`` is the DistributedSampler, or the :class:`~.sampling.ClassBalancedSampler` (any
+    rank count), or None for a plain shuffle; ``select_from`` the first epoch that may become best
+    (``TrainConfig.select_after_warmup``); ``class_names`` name the ``kept_frac_<class>`` columns.
     """
 
     model: nn.Module
     net: nn.Module                      # ``model``, or its DDP wrapper
     loader: DataLoader
-    sampler: DistributedSampler | None
+    sampler: Sampler | None
     generator: torch.Generator
     criterion: ClassificationLoss
     optimizer: torch.optim.Optimizer
@@ -61,6 +65,8 @@ class RunState:
     step: int = 0
     best: dict[str, Any] = field(default_factory=lambda: {"epoch": -1, "score": None})
     best_state: dict[str, torch.Tensor] | None = None
+    select_from: int = 0
+    class_names: list[str] = field(default_factory=list)
 
 
 def policy_params(policy: Any) -> dict[str, Any] | None:
@@ -77,11 +83,16 @@ def build_run_state(model: nn.Module, data: ECGData, config: TrainConfig, device
     train_idx = data.splits["train"]
     dataset = ECGDataset(data, train_idx)
     gen = torch.Generator().manual_seed(config.seed)
-    sampler = DistributedSampler(dataset, world, rank, shuffle=True, seed=config.seed) if distributed else None
+    sampler: Sampler | None = None
+    if config.sampler == "class_balanced":
+        sampler = ClassBalancedSampler(data.labels[train_idx], config.seed, rank, world)
+    elif distributed:
+        sampler = DistributedSampler(dataset, world, rank, shuffle=True, seed=config.seed)
     pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
                         generator=gen, num_workers=config.num_workers, pin_memory=pin)
-    criterion = make_loss(config.loss, data.labels[train_idx], data.n_classes, config.cb_beta).to(device)
+    criterion = make_loss(config.loss, data.labels[train_idx], data.n_classes, config.cb_beta,
+                          config.cb_max_weight_ratio).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_gamma)
     use_amp = config.amp and device.type == "cuda"
@@ -91,13 +102,13 @@ def build_run_state(model: nn.Module, data: ECGData, config: TrainConfig, device
                     generator=gen, criterion=criterion, optimizer=optimizer, scheduler=scheduler,
                     scaler=torch.amp.GradScaler("cuda", enabled=use_amp), ledger=ledger, log=log,
                     full_ledger=None if distributed else ledger, full_log=SelectionLog() if distributed else log,
-                    pin_memory=pin, use_amp=use_amp)
+                    pin_memory=pin, use_amp=use_amp, class_names=[str(c) for c in data.class_names])
 
 
 def _checked_resume_checkpoint(path: Path, config: TrainConfig, policy: Any) -> dict[str, Any]:
     ckpt = load_checkpoint(path)
-    old = ckpt["config"]
-    diff = {k: (old.get(k), v) for k, v in asdict(config).items() if k not in RESUME_FREE and old.get(k) != v}
+    old, new = comparable_config(ckpt["config"]), comparable_config(asdict(config))
+    diff = {k: (old.get(k), v) for k, v in new.items() if k not in RESUME_FREE and old.get(k) != v}
     if diff:
         shown = "; ".join(f"{k}: {o!r} there, {n!r} now" for k, (o, n) in diff.items())
         raise ValueError(f"Cannot resume {path}: the config differs in {shown}. Use the same "

@@ -5,12 +5,16 @@ The underscored helpers are for the policy modules of this package only.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
-from ..base import KEPT_DECISIONS, BatchInfo, BatchSelection
+from ..._validation import check_range
+from ..base import KEPT_DECISIONS, BatchInfo, BatchSelection, Decision
 
-__all__ = ["class_keys", "pick_generator"]
+__all__ = ["class_floor_pick", "class_keys", "pick_generator"]
 
 
 def pick_generator(seed: int, epoch: int, step: int) -> torch.Generator:
@@ -56,3 +60,59 @@ def _selection(b: int, decision: torch.Tensor, p_true: torch.Tensor | None = Non
 
 def _batch_size(batch: BatchInfo) -> int:
     return int(batch.indices.numel())
+
+
+def class_floor_pick(kept: torch.Tensor, classes: torch.Tensor, floor: float, p_true: torch.Tensor) -> torch.Tensor:
+    """Batch positions to add so every class keeps at least ``ceil(floor * n_c)`` of its ``n_c`` samples.
+
+    A class short of its floor is topped up with its *hardest* dropped samples (lowest ``p_true``;
+    ties: the earlier position). ``floor = 0`` adds nothing; any ``floor > 0`` keeps at least one
+    sample of every class present in the batch.
+
+    Args:
+        kept: (B,) bool, what the policy keeps so far.
+        classes: (B,) int64 class per sample (:func:`class_keys`).
+        floor: share of each class's samples in the batch to keep at least, in [0, 1].
+        p_true: (B,) probability of the true class (lower = harder).
+
+    Returns:
+        (n,) int64 sorted positions, all of them not in ``kept``.
+
+    Example:
+        >>> kept = torch.tensor([True, True, True, False, False, False])
+        >>> cls = torch.tensor([0, 0, 0, 1, 1, 1])
+        >>> class_floor_pick(kept, cls, 0.5, torch.tensor([.1, .2, .3, .9, .4, .8])).tolist()  # class 1: 2 of 3
+        [4, 5]
+    """
+    check_range("class_floor", floor, 0.0, 1.0)
+    kept = kept.detach().cpu().to(torch.bool)
+    classes = classes.detach().cpu().to(torch.int64)
+    p = p_true.detach().cpu().to(torch.float64)
+    picks = []
+    for c in torch.unique(classes).tolist():
+        members = torch.nonzero(classes == c).flatten()
+        need = math.ceil(floor * len(members) - 1e-9) - int(kept[members].sum())
+        if need <= 0:
+            continue
+        dropped = members[~kept[members]]
+        order = torch.sort(p[dropped], stable=True).indices  # hardest first
+        picks.append(dropped[order[:need]])
+    return torch.sort(torch.cat(picks)).values if picks else torch.zeros(0, dtype=torch.int64)
+
+
+def _apply_floor(decision: torch.Tensor, y: torch.Tensor, floor: float,
+                 p_true: torch.Tensor | None, get_p: Callable[[], torch.Tensor]) -> torch.Tensor | None:
+    """Mark :func:`class_floor_pick`'s positions FLOOR in ``decision`` (in place); return ``p_true`` (asked for
+    through ``get_p`` only when a class is short and the policy had not computed it)."""
+    if not floor:
+        return p_true
+    kept = torch.isin(decision, torch.tensor([int(d) for d in KEPT_DECISIONS], dtype=decision.dtype))
+    classes = class_keys(y)
+    counts = torch.bincount(classes)
+    kept_counts = torch.bincount(classes[kept], minlength=len(counts))
+    need = torch.ceil(floor * counts.double() - 1e-9).long()
+    if bool((kept_counts >= need).all()):
+        return p_true
+    p = get_p() if p_true is None else p_true
+    decision[class_floor_pick(kept, classes, floor, p)] = int(Decision.FLOOR)
+    return p

@@ -20,8 +20,9 @@ class ERTSPolicy:
     From epoch ``base.warm_up + cam_start`` on, for the candidates PDD picks: ``combined =
     (1 - p_true) * focus``, keep the top ``max(1, int(phi * n))``, then rescue the best candidate of
     every class left without one (:func:`~erts_kit.selection.rules.erts_filter`). Decisions:
-    DROPPED_CONFIDENT (not a PDD candidate), KEPT, DROPPED_LOW_FOCUS, RESCUED. Before that epoch,
-    and in warm-up/revision epochs, it is exactly ``base``.
+    DROPPED_CONFIDENT (not a PDD candidate), KEPT, DROPPED_LOW_FOCUS, RESCUED, and FLOOR when the
+    base's ``class_floor`` tops a class up after the filter. Before that epoch, and in
+    warm-up/revision epochs, it is exactly ``base``.
 
     Before asking for ``p_true`` in a filter epoch the policy calls ``scorer.expect_focus(focus)``
     when the scorer has it, so :class:`~erts_kit.selection.scoring.ModelBatchScorer` can get
@@ -86,7 +87,7 @@ class ERTSPolicy:
         cand, p = self.base.candidates(epoch, batch, scorer)
         decision = torch.full((b,), int(Decision.DROPPED_CONFIDENT), dtype=torch.int8)
         if len(cand) == 0:  # nothing to explain: no Grad-CAM is paid
-            return _selection(b, decision, p_true=p)
+            return _selection(b, decision, p_true=self.base.floor(decision, batch, scorer, p))
         if p is None:
             p = scorer.p_true()
         f_cand = torch.as_tensor(scorer.focus(cand)).detach().cpu().to(torch.float32)
@@ -94,6 +95,7 @@ class ERTSPolicy:
         decision[cand] = int(Decision.DROPPED_LOW_FOCUS)
         decision[kept] = int(Decision.KEPT)
         decision[rescued] = int(Decision.RESCUED)
+        self.base.floor(decision, batch, scorer, p)  # class_floor of the base, over the filter's result
         p = p.detach().cpu().to(torch.float32)
         focus = _nan(b)
         focus[cand] = f_cand

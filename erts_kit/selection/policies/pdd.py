@@ -14,7 +14,7 @@ import torch
 from ..._validation import check_int, check_range
 from ..base import BatchInfo, BatchScorer, BatchSelection, Decision
 from ..rules import dbpd_candidates, smrd_pick, srd_count
-from .common import _batch_size, _selection, pick_generator
+from .common import _apply_floor, _batch_size, _selection, pick_generator
 
 __all__ = ["DBPDPolicy", "SMRDPolicy", "SRDPolicy"]
 
@@ -28,12 +28,20 @@ def _pred_correct(scorer: BatchScorer) -> torch.Tensor:
 
 
 class _PDDPolicy:
-    """Shared schedule of the PDD variants: warm-up, revision, then :meth:`candidates` each batch."""
+    """Shared schedule of the PDD variants: warm-up, revision, then :meth:`candidates` each batch.
+
+    ``class_floor`` (in [0, 1], default 0: off; a kit addition, not in PDD or ERTS): in a selection
+    epoch each class keeps at least ``ceil(class_floor * n_c)`` of its ``n_c`` samples of the batch,
+    topped up with its hardest dropped samples (lowest p_true), decision FLOOR
+    (:func:`~erts_kit.selection.policies.common.class_floor_pick`). SRD pays a scoring pass for a
+    batch that needs a top-up. Shown in ``params()`` only when set.
+    """
 
     name = "pdd"
     scores = True  # whether candidates() needs the scoring pass
 
-    def __init__(self, warm_up: int = 5, start_revision: int | None = None, seed: int = 42) -> None:
+    def __init__(self, warm_up: int = 5, start_revision: int | None = None, seed: int = 42,
+                 class_floor: float = 0.0) -> None:
         self.warm_up = check_int("warm_up", warm_up, minimum=0)
         if start_revision is not None:
             start_revision = check_int("start_revision", start_revision, minimum=0)
@@ -42,6 +50,7 @@ class _PDDPolicy:
                                  f"revision cannot begin before warm-up ends; use None for no revision.")
         self.start_revision = start_revision
         self.seed = check_int("seed", seed, minimum=0)
+        self.class_floor = float(check_range("class_floor", class_floor, 0.0, 1.0))
 
     def stage(self, epoch: int) -> str:
         """``'warmup'``, ``'revision'`` or ``'select'`` for a 0-based epoch index."""
@@ -74,19 +83,27 @@ class _PDDPolicy:
         cand, p = self.candidates(epoch, batch, scorer)
         decision = torch.full((b,), int(Decision.DROPPED_CONFIDENT), dtype=torch.int8)
         decision[cand] = int(Decision.KEPT)
+        p = self.floor(decision, batch, scorer, p)
         return _selection(b, decision, p_true=p)
+
+    def floor(self, decision: torch.Tensor, batch: BatchInfo, scorer: BatchScorer,
+              p: torch.Tensor | None) -> torch.Tensor | None:
+        """Apply ``class_floor`` to a selection epoch's ``decision`` (in place); return p_true (computed if needed)."""
+        return _apply_floor(decision, batch.y, self.class_floor, p, scorer.p_true)
 
     def params(self) -> dict[str, Any]:
         """The policy's settings (for run manifests); ``make_policy(**params)`` rebuilds it."""
+        floor = {"class_floor": self.class_floor} if self.class_floor else {}
         return {"name": self.name, **self._own_params(), "warm_up": self.warm_up,
-                "start_revision": self.start_revision, "seed": self.seed}
+                "start_revision": self.start_revision, "seed": self.seed, **floor}
 
     def _own_params(self) -> dict[str, Any]:
         return {}
 
     def __repr__(self) -> str:
         own = ", ".join(f"{k}={v!r}" for k, v in self._own_params().items())
-        return f"{type(self).__name__}({own}, warm_up={self.warm_up}, start_revision={self.start_revision})"
+        floor = f", class_floor={self.class_floor}" if self.class_floor else ""
+        return f"{type(self).__name__}({own}, warm_up={self.warm_up}, start_revision={self.start_revision}{floor})"
 
 
 class DBPDPolicy(_PDDPolicy):
@@ -97,12 +114,14 @@ class DBPDPolicy(_PDDPolicy):
         warm_up: number of warm-up epochs (epochs 0..warm_up-1 use every sample).
         start_revision: first revision epoch, or None.
         seed: unused by DBPD (deterministic); kept for a uniform signature.
+        class_floor: per-class floor on the kept share of a batch (see ``_PDDPolicy``; 0: off).
     """
 
     name = "dbpd"
 
-    def __init__(self, tau: float = 0.3, warm_up: int = 5, start_revision: int | None = None, seed: int = 42) -> None:
-        super().__init__(warm_up, start_revision, seed)
+    def __init__(self, tau: float = 0.3, warm_up: int = 5, start_revision: int | None = None, seed: int = 42,
+                 class_floor: float = 0.0) -> None:
+        super().__init__(warm_up, start_revision, seed, class_floor)
         self.tau = float(check_range("tau", tau, 0.0, 1.0))
 
     def _own_params(self) -> dict[str, Any]:
@@ -138,8 +157,9 @@ class SRDPolicy(_PDDPolicy):
     name = "srd"
     scores = False
 
-    def __init__(self, gamma: float = 0.99, warm_up: int = 5, start_revision: int | None = None, seed: int = 42) -> None:
-        super().__init__(warm_up, start_revision, seed)
+    def __init__(self, gamma: float = 0.99, warm_up: int = 5, start_revision: int | None = None, seed: int = 42,
+                 class_floor: float = 0.0) -> None:
+        super().__init__(warm_up, start_revision, seed, class_floor)
         self.gamma = float(check_range("gamma", gamma, 0.0, 1.0, low_inclusive=False))
 
     def _own_params(self) -> dict[str, Any]:

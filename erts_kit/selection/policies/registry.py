@@ -23,7 +23,7 @@ PAPER_DEFAULTS: dict[str, Any] = {"tau": 0.3, "gamma": 0.99, "phi": 0.7, "cam_st
 
 _PDD = {"dbpd": DBPDPolicy, "smrd": SMRDPolicy, "srd": SRDPolicy}
 _NAMES = ["full", "dbpd", "smrd", "srd", "xai_dbpd", "xai_smrd", "xai_srd"]
-_COMMON = ("warm_up", "start_revision", "seed")  # every policy takes a seed, so a loop can always pass one
+_COMMON = ("warm_up", "start_revision", "seed", "class_floor")  # every policy takes a seed, so a loop can always pass one
 _PARAMS = {
     "full": ("seed",),
     "dbpd": ("tau", *_COMMON),
@@ -59,7 +59,8 @@ def make_policy(name: str, **params: Any):
     Names: ``full, dbpd, smrd, srd, xai_dbpd, xai_smrd, xai_srd`` (case and ``-``/``_`` ignored;
     ``erts_*`` are aliases of ``xai_*``). Parameters and ranges: ``tau`` in [0, 1], ``gamma`` in (0, 1],
     ``phi`` in (0, 1], ``warm_up`` >= 0, ``start_revision`` None or >= warm_up, ``cam_start`` >= 0,
-    ``seed`` >= 0, ``focus`` a registered focus score. Unset ones take :data:`PAPER_DEFAULTS`.
+    ``seed`` >= 0, ``focus`` a registered focus score, ``class_floor`` in [0, 1] (PDD/ERTS: a kit
+    addition, 0 = off). Unset ones take :data:`PAPER_DEFAULTS`.
 
     Raises:
         ValueError: unknown name (lists the valid ones) or a value out of range.
@@ -71,7 +72,7 @@ def make_policy(name: str, **params: Any):
         >>> make_policy("srd", phi=0.7)
         Traceback (most recent call last):
         ...
-        TypeError: Policy 'srd' takes no parameter 'phi': it takes gamma, warm_up, start_revision, seed.
+        TypeError: Policy 'srd' takes no parameter 'phi': it takes gamma, warm_up, start_revision, seed, class_floor.
     """
     key = _normalise(name)
     params.pop("name", None)  # so make_policy(**policy.params()) round-trips
