@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,6 +40,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 from erts_kit.cli.commands import load_config
 from erts_kit.cli.options import split_file_sections
 from erts_kit.data import load_mitbih
+from erts_kit.data.demo_tree import write_mitbih_beats_tree
 from erts_kit.data.mitbih import DS1
 from erts_kit.models import build_model
 from erts_kit.results.grid import ExperimentConfig, build_policy
@@ -110,9 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     model = top.get("model", "small_cnn")
     epochs = a.epochs or int(top["epochs"])
     if a.smoke:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from fixtures_wfdb import make_mitbih_beats_tree   # noqa: E402 - tests/ is on the path only now
-        a.data_dir = make_mitbih_beats_tree(tempfile.mkdtemp(), DS1[:6], seconds=60)
+        a.data_dir = write_mitbih_beats_tree(tempfile.mkdtemp(), DS1[:6], seconds=60)
         a.cache_dir, epochs, a.seeds = None, 1, a.seeds[:1]
         a.folds = min(a.folds, 3)
     if not a.data_dir:

@@ -23,6 +23,8 @@ import pandas as pd
 import scipy.io
 import wfdb
 
+from erts_kit.data.demo_tree import write_mitbih_beats_tree as make_mitbih_beats_tree  # noqa: F401 - re-export
+
 LEADS_12 = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 # A subset of PTB-XL's scp_statements.csv: code -> diagnostic_class (None: not a diagnostic statement).
@@ -179,61 +181,3 @@ def truncate_signal_file(record_path: str | Path, keep_bytes: int = 10) -> Path:
             return f
     raise FileNotFoundError(f"No .dat or .mat file next to {record_path}")
 
-
-def _beat_shape(kind: str, t: np.ndarray) -> np.ndarray:
-    """One beat (mV) around its R peak at t = 0 s: narrow QRS (N, S), wide inverted (V), a blend (F)."""
-    narrow = 1.2 * np.exp(-0.5 * (t / 0.012) ** 2) + 0.25 * np.exp(-0.5 * ((t - 0.25) / 0.04) ** 2)
-    wide = -1.4 * np.exp(-0.5 * (t / 0.045) ** 2) + 0.3 * np.exp(-0.5 * ((t - 0.3) / 0.06) ** 2)
-    return {"N": narrow, "S": narrow, "V": wide, "F": 0.5 * (narrow + wide)}[kind]
-
-
-def make_mitbih_beats_tree(root: str | Path, records: Sequence[str], seconds: float = 60.0, seed: int = 0,
-                           shares: dict[str, float] | None = None) -> Path:
-    """MIT-BIH-like records (360 Hz, leads MLII + V1, ``atr`` beats) whose beats follow the textbook rules.
-
-    N beats come at the record's own pace (RR 0.65-1.0 s, drawn per record, +-3% jitter); S beats
-    have the N shape but come early (RR 0.6x the pace, followed by a 1.3x pause); V beats are wide and
-    inverted, early (0.7x) with a compensatory pause; F beats blend both shapes at the normal pace.
-    So an S beat differs from an N beat by its timing only, and only RR features can find it.
-
-    Args:
-        root: folder to write into (created).
-        records: record names (use DS1/DS2 names so the reader's splits apply).
-        seconds: length of each record.
-        seed: seed of the paces, the beat classes and the noise.
-        shares: class -> share of the beats (default N 0.7, S 0.12, V 0.12, F 0.06).
-
-    Example:
-        >>> import tempfile
-        >>> tree = make_mitbih_beats_tree(tempfile.mkdtemp(), ["101"], seconds=20)
-        >>> ann = wfdb.rdann(str(tree / "101"), "atr")
-        >>> set(ann.symbol) <= {"N", "A", "V", "F"}, len(ann.symbol) > 15
-        (True, True)
-    """
-    root = Path(root)
-    shares = shares or {"N": 0.7, "S": 0.12, "V": 0.12, "F": 0.06}
-    kinds, probs = list(shares), np.array(list(shares.values()), dtype=float)
-    symbol = {"N": "N", "S": "A", "V": "V", "F": "F"}
-    fs, t_beat = 360, np.arange(-0.4, 0.6, 1 / 360)
-    for k, rec in enumerate(records):
-        rng = np.random.default_rng(seed * 1000 + k)
-        pace, n = rng.uniform(0.65, 1.0), int(seconds * fs)
-        sig = 0.03 * rng.standard_normal(n)
-        pos, syms, t, prev = [], [], 0.5, "N"
-        while True:
-            kind = "N" if prev in ("S", "V") else str(rng.choice(kinds, p=probs / probs.sum()))
-            gap = pace * {"N": 1.0, "F": 1.0, "S": 0.6, "V": 0.7}[kind] * rng.uniform(0.97, 1.03)
-            if prev in ("S", "V"):
-                gap = pace * (1.3 if prev == "S" else 1.5)
-            t += gap
-            if t > seconds - 0.7:
-                break
-            r = int(round(t * fs))
-            idx = r + np.round(t_beat * fs).astype(int)
-            sig[idx] += _beat_shape(kind, t_beat) * rng.uniform(0.9, 1.1)
-            pos.append(r)
-            syms.append(symbol[kind])
-            prev = kind
-        write_record(root, rec, np.column_stack([sig, -0.5 * sig]), fs=fs, sig_names=["MLII", "V1"])
-        wfdb.wrann(rec, "atr", np.array(pos), symbol=syms, write_dir=str(root))
-    return root
