@@ -15,7 +15,8 @@ reports do; S and V sensitivity / positive predictivity), plus the mean of the p
 
 Costs per run: compute-equivalent epochs (kit ledger: training forward+backward, scoring and Grad-CAM
 passes, in units of one full training epoch) and wall-clock seconds of ``train``. Paired differences
-(policy - full) use the same seed and folds; the 95% interval is Student's t over seeds.
+(policy - full) use the same seed and folds; the 95% interval is Student's t over seeds (pooled
+scores) and over (fold, seed) pairs (per-fold scores).
 
 Run (under the shared-machine lock; ~1-3 min per run on the 2-core CPU):
     flock /tmp/erts-bench.lock python benchmarks/bench_mitbih.py --data-dir /work/shared/data/mitdb-ds1 \\
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=os.environ.get("ERTS_KIT_MITDB_DIR"))
     ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--only-folds", type=int, nargs="+", default=None, help="run these folds only (0-based)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--policies", nargs="+", default=["full", "dbpd", "xai_dbpd"])
     ap.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
           f"model {model} {model_kw}, epochs {epochs}, batch {cfg.batch_size}, lr {cfg.lr}, lr_gamma {cfg.lr_gamma}, "
           f"loss {cfg.loss} (beta {cfg.cb_beta}), warm_up {cfg.warm_up}, cam_start {cfg.cam_start}", flush=True)
     rows, preds = [], {}
-    for fold in range(a.folds):
+    for fold in (range(a.folds) if a.only_folds is None else a.only_folds):
         kw = {**data_kw, "n_folds": a.folds, "fold": fold, "test_records": []}   # train: the DS1 records found
         data = load_mitbih(a.data_dir, cache_dir=a.cache_dir, **kw)
         held = sorted(set(data.meta.loc[data.splits["val"], "record"]))
@@ -147,6 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     summary = table.drop(columns="seed").groupby("policy", sort=False).mean()
     print("\nPooled over folds, mean over seeds (Se/+P in %, wall_s = all folds of one seed, CEE per run):")
     print(markdown_table(summary.reset_index()))
+    base = runs[runs.policy == "full"].set_index(["fold", "seed"])
+    for policy in [p for p in a.policies if p != "full"]:   # pairs = (fold, seed): same records, same seed
+        other = runs[runs.policy == policy].set_index(["fold", "seed"])
+        for col, what in (("fold_macro_f1", "per-fold macro-F1 difference"), ("wall_s", "per-fold wall-clock ratio")):
+            d = other[col] - base[col] if col == "fold_macro_f1" else other[col] / base[col]
+            half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+            print(f"{policy} vs full, {what}: {d.mean():+.3f} (95% CI +-{half:.3f}, {len(d)} (fold, seed) pairs)")
     full = table[table.policy == "full"].set_index("seed")
     for policy in [p for p in a.policies if p != "full"]:
         other = table[table.policy == policy].set_index("seed")

@@ -170,7 +170,7 @@ def _make_splits(meta: pd.DataFrame, labels: np.ndarray, split: str, n_val_recor
         if protocol.get("val_records") is not None or protocol.get("n_folds") is not None:
             return inter_patient_splits(rec, train, test, val_records=protocol.get("val_records"),
                                         n_folds=protocol.get("n_folds"), fold=protocol.get("fold", 0), seed=seed,
-                                        labels=labels)
+                                        labels=meta["symbol"].to_numpy())  # folds balanced over beat symbols
         ds1 = sorted(set(rec) & set(train))
         is_val = np.isin(rec, _pick_val_records(rec, labels, ds1, n_val_records, seed))
         return {"train": np.flatnonzero(np.isin(rec, ds1) & ~is_val), "val": np.flatnonzero(is_val),
@@ -277,7 +277,9 @@ def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str |
     loaded; at least one stays in train), redrawn (seeded) until every class keeps at least half its
     DS1 beats in train; test = DS2 records. Records in neither list (e.g. paced
     ones requested explicitly) are in no split. ``val_records`` (a fixed list) or ``n_folds``/``fold``
-    (record-wise folds inside the training records, :func:`~erts_kit.data.protocol.record_folds`)
+    (record-wise folds inside the training records, :func:`~erts_kit.data.protocol.record_folds`,
+    balanced over the beat annotation symbols, so that e.g. the bundle-branch-block records, whose
+    normal beats are wide like V beats, are spread over the folds rather than held out together)
     replace the drawn hold-out; ``train_records``/``test_records`` replace DS1/DS2. With either, an
     empty train or validation split raises (:func:`~erts_kit.data.protocol.inter_patient_splits`). ``"intra_patient"``: beats split 80/10/10 at random,
     stratified by class, with ``seed``: beats of one patient land in train and test, so scores are
@@ -358,7 +360,7 @@ def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str |
                                "window_s": float(window_s), "context": context, "lead": lead,
                                "normalize": bool(normalize), "on_error": on_error, "split": split,
                                "n_val_records": n_val_records, "seed": seed, "fs": fs, **protocol,
-                               "reader_version": 2}
+                               "reader_version": 3}
         data = load_cached_records("MIT-BIH", build, cache_dir, key)
     if drop_from_train:
         unknown = [c for c in drop_from_train if c not in AAMI_CLASSES]

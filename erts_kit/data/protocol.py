@@ -118,7 +118,8 @@ def inter_patient_splits(record_of: Sequence[str] | np.ndarray, train_records: S
         n_folds, fold: record-wise k-fold validation inside the training records: fold ``fold``
             (0-based) is the validation set.
         seed: fold assignment seed.
-        labels: (N,) int class ids, to balance the folds over the classes.
+        labels: (N,) class ids (or any per-sample stratum, e.g. beat annotation symbols), to balance
+            the folds over them.
 
     Raises:
         ValueError: a record in two lists, a fold out of range, both or neither of ``val_records``

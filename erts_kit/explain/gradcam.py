@@ -173,7 +173,8 @@ def _fast_signed_part(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None,
     _check_layer_output(m, a)
     a = a.detach().requires_grad_()
     with torch.enable_grad():
-        logits = m.forward_head(a, aux)  # (B, n_classes); aux joins in the head, the map stays on the signal
+        # (B, n_classes); aux joins in the head, the map stays on the signal (older heads take ``a`` only)
+        logits = m.forward_head(a) if aux is None else m.forward_head(a, aux)
         if target is None:
             target = logits.detach().argmax(1)
         selected = logits.gather(1, target[:, None]).sum()

@@ -105,4 +105,5 @@ class ECGModel(nn.Module):
     def forward(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
         self.check_aux(aux, x.shape[0])
-        return self.forward_head(self.forward_features(x), aux)
+        a = self.forward_features(x)
+        return self.forward_head(a) if aux is None else self.forward_head(a, aux)  # older heads take ``a`` only
