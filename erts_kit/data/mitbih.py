@@ -313,7 +313,8 @@ def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str |
     Returns:
         ECGData with signals (N, leads, T) float32, labels int64 over ``AAMI_CLASSES``, and meta
         columns ``record, sample, symbol, pre_rr, post_rr, local_avg_rr, aami`` (+ ``pre_rr_ratio``
-        for ``context="rr"``, ``second_lead`` for ``lead="both"``).
+        for ``context="rr"``, ``second_lead`` for ``lead="both"``) and ``record_avg_rr``; with
+        ``context="rr"`` also ``aux`` (N, 4) float32 named :data:`~erts_kit.data.rr.RR_AUX`.
 
     Raises:
         ValueError: unknown option, missing records, or no beats at all.
