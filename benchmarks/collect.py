@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead"]
+ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead", "mitbih"]
 
 HEADER = """# Benchmarks
 

@@ -41,6 +41,7 @@ def test_bench_maxpool_finds_identical_values_and_gradients():
     ("bench_selection.py", ["--reps", "1", "--T", "200", "--batch", "8"], "measured gradcam_units"),
     ("bench_cache.py", ["--records", "5", "--skip-big"], "| cached signals | 5x12x1000 float32 memmap |"),
     ("bench_synthetic.py", ["--quick", "--repeat", "1"], "| 2,000 | 12 | 1000 | 100 |"),
+    ("bench_mitbih.py", ["--smoke", "--threads", "1"], "xai_dbpd vs full, macro-F1 difference"),
 ])
 def test_benchmark_script_runs_on_tiny_inputs(script, args, expected):
     assert expected in _run(script, *args)
