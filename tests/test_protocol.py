@@ -70,6 +70,16 @@ def test_reader_takes_several_folders_fixed_validation_records_and_rr_aux(tmp_pa
     assert d.aux[d.labels == s, 0].mean() < -0.2 < d.aux[d.labels == n, 0].mean()   # S beats come early
 
 
+def test_load_dataset_takes_two_mitbih_folders_separated_by_a_comma(tmp_path):
+    from erts_kit.data import load_dataset
+    make_mitbih_beats_tree(tmp_path / "ds1", DS1[:2], seconds=20)
+    make_mitbih_beats_tree(tmp_path / "ds2", DS2[:1], seconds=20)
+    d = load_dataset("mitbih", f"{tmp_path / 'ds1'},{tmp_path / 'ds2'}", val_records=[DS1[0]])
+    assert set(d.meta["record"]) == {*DS1[:2], DS2[0]} and len(d.splits["test"]) > 0
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_dataset("mitbih", f"{tmp_path / 'ds1'},{tmp_path / 'nope'}")
+
+
 def test_zero_validation_records_is_refused_clearly_by_train(tmp_path):
     from erts_kit.models import build_model
     from erts_kit.training import train

@@ -78,7 +78,8 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", help=f"dataset: {', '.join(_DATASETS)}")
     g.add_argument("--data-dir", default=None,
-                   help="folder of a real database; None means data/ptbxl, data/cpsc2018 or data/mitdb")
+                   help="folder of a real database; None means data/ptbxl, data/cpsc2018 or data/mitdb "
+                        "(mitbih: several folders separated by commas, e.g. data/ds1,data/ds2)")
     g.add_argument("--n-samples", type=int, default=2000, help="synthetic only: number of records")
     g.add_argument("--label-flip-rate", type=float, default=0.1,
                    help="synthetic only: share of training samples with a wrong label")
