@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead", "fidelity", "detectors", "policies", "gpu"]
+ORDER = ["synthetic", "cache", "models", "gradcam", "selection", "epoch_cost", "overhead", "mitbih", "fidelity", "detectors", "policies", "gpu"]
 
 HEADER = """# Benchmarks
 
@@ -32,6 +32,7 @@ numbers: every figure is from the 2-core CPU dev container (torch 2.13.0 CPU). T
 | what `fidelity="reference"` changes (17) | same weights: lead padding moves ResNet-18's focus by up to 0.89 (5 of 22 kept samples), ReLU order by 0.66 (3 of 22), nothing for the ReLU order on MobileNetV2/EfficientNetV2-S (one row); training: see the section | [fidelity](#reference-fidelity-what-fidelityreference-changes-bench_fidelitypy) |
 | a policy within 0.01 of full's macro-F1 (95% paired interval) at <= 0.6x its cost, 20% corruption (18) | not met: closest infobatch -0.011 [-0.030, 0.008] at 0.79x compute-equivalent (synthetic, seeds 0-2; wall-clock unusable on the shared machine) | [policies](#policies-under-corruption-paired-differences-vs-full) |
 | which signal finds corrupted samples (18) | ERTS combined score below chance (AUROC 0.25 synthetic, 0.30 MIT-BIH DS1); loss / AUM / cleanlab 0.77-0.89 | [detectors](#detectors-which-signal-finds-the-corrupted-samples) |
+| MIT-BIH inter-patient (16): full >= 0.55 macro-F1 (N,S,V,F); ERTS within 0.02 of full at <= 0.7x its wall-clock | not met: full 0.434 pooled over 3 record-wise DS1 folds (seeds 1-3); ERTS -0.030 (95% CI +-0.038), 0.93x wall-clock per fold, 5.36 vs 6.00 compute-equivalent epochs (loaded machine) | [mitbih](#mit-bih-beats-inter-patient-the-mitbih_beats-recipe-full-vs-dbpd-vs-erts-bench_mitbihpy) |
 | `erts-kit demo` < 5 min on 2 cores (8) | 59 s idle (`time erts-kit demo`), 2 min 54 s on the loaded machine | README "Results" |
 
 """

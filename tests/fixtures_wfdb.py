@@ -23,6 +23,8 @@ import pandas as pd
 import scipy.io
 import wfdb
 
+from erts_kit.data.demo_tree import write_mitbih_beats_tree as make_mitbih_beats_tree  # noqa: F401 - re-export
+
 LEADS_12 = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 # A subset of PTB-XL's scp_statements.csv: code -> diagnostic_class (None: not a diagnostic statement).
@@ -178,3 +180,4 @@ def truncate_signal_file(record_path: str | Path, keep_bytes: int = 10) -> Path:
             f.write_bytes(f.read_bytes()[:keep_bytes])
             return f
     raise FileNotFoundError(f"No .dat or .mat file next to {record_path}")
+

@@ -44,6 +44,7 @@ def test_bench_maxpool_finds_identical_values_and_gradients():
     ("bench_fidelity.py", ["--smoke"], "Paired by seed, reference - kit"),
     ("bench_policies.py", ["--smoke"], "## Macro-F1 (test) difference vs full, paired by seed"),
     ("bench_detectors.py", ["--smoke"], "### Verdicts (every training sample)"),
+    ("bench_mitbih.py", ["--smoke", "--threads", "1"], "xai_dbpd vs full, macro-F1 difference"),
 ])
 def test_benchmark_script_runs_on_tiny_inputs(script, args, expected):
     assert expected in _run(script, *args)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError, error_line, require_lists
+from .options import add_data_model_args, data_model_options, split_file_sections
 
 __all__ = ["build_parser", "load_config", "main"]
 
@@ -78,20 +79,23 @@ def _add_training_args(p: argparse.ArgumentParser, command: str) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", help=f"dataset: {', '.join(_DATASETS)}")
     g.add_argument("--data-dir", default=None,
-                   help="folder of a real database; None means data/ptbxl, data/cpsc2018 or data/mitdb")
+                   help="folder of a real database; None means data/ptbxl, data/cpsc2018 or data/mitdb "
+                        "(mitbih: several folders separated by commas, e.g. data/ds1,data/ds2)")
     g.add_argument("--n-samples", type=int, default=2000, help="synthetic only: number of records")
     g.add_argument("--label-flip-rate", type=float, default=0.1,
                    help="synthetic only: share of training samples with a wrong label")
     g.add_argument("--artifact-rate", type=float, default=0.1,
                    help="synthetic only: share of training samples with a heavy artefact")
     g.add_argument("--fs", type=float, default=None,
-                   help="sampling rate in Hz: cinc resamples every record to it (None: the first record's rate); "
-                        "ptbxl reads records100 (100) or records500 (500)")
+                   help="sampling rate in Hz: cinc and mitbih resample every record to it (None: the records' own "
+                        "rate); ptbxl reads records100 (100) or records500 (500)")
     g.add_argument("--class-order", default="kit", choices=["kit", "reference"],
                    help="cinc only: label indices in the kit's order or in the ERTS reference code's "
                         "(PTB-XL's order is the same in both)")
+    data_group = g
     g = p.add_argument_group("model and policy")
     g.add_argument("--model", default="small_cnn", help=f"backbone: {', '.join(models)}")
+    add_data_model_args(data_group, g)
     if command == "train":
         g.add_argument("--policy", default="xai_dbpd", help=f"selection policy: {', '.join(policies)}")
     else:
@@ -211,7 +215,7 @@ def _packaged(name: str) -> Path:
 
 
 def load_config(path_or_name: str) -> dict[str, Any]:
-    """Read a YAML settings file; ``'paper'`` / ``'demo'`` are the packaged ones.
+    """Read a YAML settings file; ``'paper'``, ``'demo'``, ``'mitbih_beats'`` are the packaged ones.
 
     Raises:
         FileNotFoundError: no such file (the message names the packaged ones).
@@ -224,10 +228,12 @@ def load_config(path_or_name: str) -> dict[str, Any]:
         (0.0003, 32, 100, 'cb_ce', 'ce')
     """
     import yaml
-    path = _packaged(path_or_name) if path_or_name in ("paper", "demo") else Path(path_or_name).expanduser()
+    found = sorted(p.stem for p in Path(str(resources.files("erts_kit") / "configs")).glob("*.yaml"))
+    packaged = [n for n in ("paper", "demo") if n in found] + [n for n in found if n not in ("paper", "demo")]
+    path = _packaged(path_or_name) if path_or_name in packaged else Path(path_or_name).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"Config file {path} not found: pass a YAML file or one of the packaged "
-                                "configs 'paper', 'demo'.")
+                                f"configs {', '.join(map(repr, packaged))}.")
     try:
         with open(path, encoding="utf-8") as f:
             d = yaml.safe_load(f) or {}
@@ -250,8 +256,10 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
     """argparse defaults < --config file < flags typed on the command line."""
     skip = {"func", "command", "config", "no_resume", "no_progress"}
     s = {k: v for k, v in vars(args).items() if k not in skip}
+    file: dict[str, Any] = {}
     if args.config:
-        file = load_config(args.config)
+        file = split_file_sections(load_config(args.config), args.config)
+        sections = {"_data": file.pop("_data"), "_model": file.pop("_model")}
         allowed = set(s) | {"policy", "policies", "seed"}
         bad = sorted(set(file) - allowed, key=str)
         if bad:
@@ -265,6 +273,11 @@ def _settings(args: argparse.Namespace, explicit: set[str]) -> dict[str, Any]:
                 s[k] = v
     if isinstance(s.get("seeds"), int):
         s["seeds"] = [s["seeds"]]
+    if "dataset" in s and "model" in s:   # train / compare: the reader's and the model's options, checked
+        _validate_names(s["dataset"], s["model"], [])
+        s["data_options"], s["model_options"] = data_model_options(
+            args, explicit, sections if args.config else None, args.config or "the command line", s["dataset"],
+            s["model"])
     return s
 
 
@@ -274,23 +287,27 @@ def _experiment_config(s: dict[str, Any]):
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
     data_kwargs.update(_real_data_kwargs(s))
+    data_kwargs.update(s.get("data_options") or {})
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
             "warm_up", "cam_start", "start_revision", "focus", "data_dir", "sampler", "cb_max_weight_ratio",
             "select_after_warmup", "class_floor", "fidelity")
-    return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs})
+    return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs,
+                                       "model_kwargs": dict(s.get("model_options") or {})})
 
 
 def _real_data_kwargs(s: dict[str, Any]) -> dict[str, Any]:
-    """``fs`` / ``class_order`` for the readers that take them (cinc: both; ptbxl: fs)."""
+    """``fs`` / ``class_order`` for the readers that take them (cinc: both; mitbih: fs; ptbxl: fs)."""
     fs, order = s.get("fs"), s.get("class_order", "kit")
     if s["dataset"] == "cinc":
         return {"class_order": order, **({"fs": float(fs)} if fs is not None else {})}
+    if s["dataset"] == "mitbih":
+        return {"fs": float(fs)} if fs is not None else {}
     if s["dataset"] == "ptbxl" and fs is not None:
         if fs not in (100, 500):
             raise UserError(f"Expected --fs 100 or 500 for ptbxl (records100/ or records500/), got {fs:g}.")
         return {"fs": int(fs)}
     if fs is not None:
-        raise UserError(f"--fs applies to the cinc and ptbxl readers, not to {s['dataset']!r}; leave it out.")
+        raise UserError(f"--fs applies to the cinc, mitbih and ptbxl readers, not to {s['dataset']!r}; leave it out.")
     return {}
 
 

@@ -76,7 +76,9 @@ def check_data_folder(dataset: str, data_dir: str | None) -> None:
         >>> check_data_folder("synthetic", None)   # nothing to check
     """
     from ..data import DEFAULT_DATA_DIRS, load_dataset
-    if dataset != "synthetic" and not Path(data_dir or DEFAULT_DATA_DIRS[dataset]).expanduser().is_dir():
+    folder = str(data_dir or DEFAULT_DATA_DIRS.get(dataset, ""))
+    folders = folder.split(",") if dataset == "mitbih" else [folder]   # MIT-BIH: "ds1,ds2" is two folders
+    if dataset != "synthetic" and not all(Path(f.strip()).expanduser().is_dir() for f in folders if f.strip()):
         load_dataset(dataset, data_dir)   # raises FileNotFoundError with how to get it
 
 

@@ -21,6 +21,7 @@ from .dataset import ECGData, ECGDataset
 from .demo_tree import write_mitbih_demo_tree
 from .download import download_database
 from .mitbih import DS1, DS2, load_mitbih, rr_features
+from .protocol import inter_patient_splits, record_folds
 from .normalize import zscore_per_lead
 from .ptbxl import load_ptbxl
 from .synthetic import CLASS_EVIDENCE, SYNTHETIC_CLASSES, make_synthetic
@@ -39,8 +40,10 @@ __all__ = [
     "load_cinc2020",
     "load_dataset",
     "load_mitbih",
+    "inter_patient_splits",
     "load_ptbxl",
     "make_synthetic",
+    "record_folds",
     "rr_features",
     "write_mitbih_demo_tree",
     "zscore_per_lead",
@@ -83,6 +86,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kw: Any) -> EC
     Args:
         name: dataset name (see :data:`DATASETS`).
         data_dir: folder of a real database (default :data:`DEFAULT_DATA_DIRS`); unused for ``synthetic``.
+            MIT-BIH: several folders separated by commas (``"data/ds1,data/ds2"``).
         **kw: passed to the reader: :func:`make_synthetic` (plus ``normalize=True``: z-score per
             sample and lead, as for the real databases; the generator itself returns mV),
             :func:`load_ptbxl`, :func:`load_cinc2020` or :func:`load_mitbih`.
@@ -110,13 +114,17 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kw: Any) -> EC
             data.signals = zscore_per_lead(data.signals)
         data.load_settings = settings  # recorded by run folders (erts_kit.data.identity)
         return data
-    root = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIRS[name]).expanduser()
-    problem = _missing(name, root)
-    if problem is not None:
-        raise FileNotFoundError(f"Cannot load {name!r}: {problem}. To get it, "
-                                f"{_HOW_TO_GET[name].format(d=root)}; or pass --data-dir / data_dir= "
-                                "pointing at the folder that holds it.")
+    text = str(data_dir if data_dir is not None else DEFAULT_DATA_DIRS[name])
+    # MIT-BIH may come from several folders (DS1 and DS2 kept apart): "ds1,ds2"
+    parts = [t.strip() for t in text.split(",") if t.strip()] if name == "mitbih" else [text]
+    roots = [Path(t).expanduser() for t in parts]
+    for root in roots:
+        problem = _missing(name, root)
+        if problem is not None:
+            raise FileNotFoundError(f"Cannot load {name!r}: {problem}. To get it, "
+                                    f"{_HOW_TO_GET[name].format(d=root)}; or pass --data-dir / data_dir= "
+                                    "pointing at the folder that holds it.")
     reader = {"ptbxl": load_ptbxl, "cinc": load_cinc2020, "mitbih": load_mitbih}[name]
-    data = reader(root, **kw)
-    data.load_settings = {**settings, "data_dir": str(root)}
+    data = reader(roots if len(roots) > 1 else roots[0], **kw)
+    data.load_settings = {**settings, "data_dir": ",".join(str(r) for r in roots)}
     return data

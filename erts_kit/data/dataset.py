@@ -40,6 +40,9 @@ class ECGData:
             sample, more leads than time steps (signals in (N, T, leads) order).
         evidence_mask: optional bool (N, T): where the class evidence lies (synthetic data only).
         name: dataset name, for reports.
+        aux: optional float32 (N, F) per-sample auxiliary features (e.g. RR intervals of a beat), fed to
+            a model built with ``build_model(..., n_aux=F)`` next to the signal; checked: shape, finite.
+        aux_names: the F feature names (default ``aux0..``).
 
     Example:
         >>> d = ECGData(np.zeros((4, 1, 50), np.float32), np.array([0, 1, 0, 1]), ["a", "b"], fs=100)
@@ -58,6 +61,8 @@ class ECGData:
     splits: dict[str, np.ndarray] = field(default_factory=dict)
     evidence_mask: np.ndarray | None = None
     name: str = "ecg"
+    aux: np.ndarray | None = None
+    aux_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         check_signals(self.signals)
@@ -74,9 +79,36 @@ class ECGData:
         if self.evidence_mask is not None and self.evidence_mask.shape != (n, self.signals.shape[2]):
             raise ValueError(f"Expected evidence_mask of shape {(n, self.signals.shape[2])}, "
                              f"got {self.evidence_mask.shape}.")
+        self.check_aux()
         self.splits = check_splits(self.splits, n)
         for message in warn_shape_and_coverage(self.signals.shape, self.labels, self.class_names, self.splits):
             warnings.warn(message, UserWarning, stacklevel=3)
+
+    def check_aux(self) -> None:
+        """Check ``aux`` (after setting it in place): (N, F), finite, one name per column; stores it as float32."""
+        n = self.n_samples
+        if self.aux is None:
+            if self.aux_names is not None:
+                raise ValueError(f"Got aux_names {self.aux_names} but no aux features: pass aux (N, F) too.")
+            return
+        aux = np.asarray(self.aux, dtype=np.float32)
+        if aux.ndim != 2 or aux.shape[0] != n:
+            raise ValueError(f"Expected aux of shape ({n}, F) (one feature row per sample), got {aux.shape}: "
+                             f"reshape it (a single feature: aux[:, None]).")
+        bad = np.flatnonzero(~np.isfinite(aux).all(axis=1))
+        if bad.size:
+            shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+            raise ValueError(f"Expected finite aux features, got NaN/inf in {bad.size} sample(s) (indices {shown}): "
+                             "fill or drop them before building the ECGData.")
+        names = [f"aux{i}" for i in range(aux.shape[1])] if self.aux_names is None else list(self.aux_names)
+        if len(names) != aux.shape[1]:
+            raise ValueError(f"Expected {aux.shape[1]} aux_names (one per aux column), got {len(names)}.")
+        self.aux, self.aux_names = aux, names
+
+    @property
+    def n_aux(self) -> int:
+        """Width F of the auxiliary features (0 without them)."""
+        return 0 if self.aux is None else int(self.aux.shape[1])
 
     def check_splits(self) -> None:
         """Check the splits again (after they were changed in place): integer indices, in range, disjoint.
@@ -176,7 +208,8 @@ class ECGData:
             signals=np.asarray(self.signals[idx]), labels=self.labels[idx], class_names=list(self.class_names),
             fs=self.fs, lead_names=list(self.lead_names or []), meta=meta.reset_index(drop=True),
             evidence_mask=None if self.evidence_mask is None else self.evidence_mask[idx],
-            name=name or self.name,
+            name=name or self.name, aux=None if self.aux is None else self.aux[idx],
+            aux_names=None if self.aux is None else list(self.aux_names),
         )
 
     def class_counts(self) -> pd.Series:
@@ -185,17 +218,19 @@ class ECGData:
         return pd.Series(np.asarray(counts, dtype=np.int64), index=self.class_names, name="count")
 
     def describe(self) -> dict[str, Any]:
-        """A one-line summary as a dict (shape, fs, classes, splits)."""
+        """A one-line summary as a dict (shape, fs, classes, splits, aux feature names)."""
         return {"name": self.name, "n": self.n_samples, "leads": self.n_leads, "T": self.n_timesteps,
                 "fs": self.fs, "classes": list(self.class_names),
-                "splits": {k: int(len(v)) for k, v in self.splits.items()}}
+                "splits": {k: int(len(v)) for k, v in self.splits.items()},
+                "aux": list(self.aux_names) if self.aux is not None else []}
 
 
 class ECGDataset(Dataset):
-    """Torch Dataset over an :class:`ECGData` returning ``(signal, label, index)``.
+    """Torch Dataset over an :class:`ECGData` returning ``(signal, label, index)``, plus ``aux`` when the data has it.
 
     ``index`` is the dataset index (position in the ECGData), which selection logs key on, so a
-    shuffled loader still logs the right sample.
+    shuffled loader still logs the right sample. With ``data.aux`` set an item is
+    ``(signal, label, index, aux)`` (aux float32 (F,)); unpack items as ``x, y, idx, *extra = item``.
 
     Args:
         data: the ECG set.
@@ -206,6 +241,10 @@ class ECGDataset(Dataset):
         >>> x, y, i = ECGDataset(d, np.array([2]))[0]
         >>> tuple(x.shape), int(y), int(i)
         ((2, 8), 1, 2)
+        >>> d.aux = np.array([[0.5], [1.0], [2.0]], np.float32)
+        >>> x, y, i, aux = ECGDataset(d)[2]
+        >>> aux.tolist()
+        [2.0]
     """
 
     def __init__(self, data: ECGData, indices: np.ndarray | None = None) -> None:
@@ -215,9 +254,11 @@ class ECGDataset(Dataset):
     def __len__(self) -> int:
         return int(self.indices.shape[0])
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, i: int) -> tuple:
         idx = int(self.indices[i])
         x = torch.from_numpy(np.array(self.data.signals[idx], dtype=np.float32, copy=True))
         y = self.data.labels[idx]
         y_t = torch.as_tensor(y, dtype=torch.float32 if self.data.multilabel else torch.long)
-        return x, y_t, idx
+        if self.data.aux is None:
+            return x, y_t, idx
+        return x, y_t, idx, torch.from_numpy(np.array(self.data.aux[idx], dtype=np.float32, copy=True))

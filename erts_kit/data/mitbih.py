@@ -22,27 +22,24 @@ Rules worth knowing (they change beat counts):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.signal import resample_poly
 
 from .._validation import check_choice, check_int, check_range, format_list
 from ._wfdb_io import (RecordReadError, SkipReport, check_finite, handle_error, load_cached_records, read_annotation,
                        read_record)
 from .dataset import ECGData
 from .normalize import zscore_per_lead
+from .protocol import DS1, DS2, inter_patient_splits
+from .rr import RR_AUX, RR_FEATURES, rr_aux, rr_features
 
-__all__ = ["AAMI_CLASSES", "AAMI_MAP", "DEFAULT_WINDOW_S", "DS1", "DS2", "PACED", "RR_FEATURES",
-           "load_mitbih", "rr_features"]
-
-DS1: tuple[str, ...] = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
-                        "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")
-"""Training records of the inter-patient split (de Chazal et al., 2004)."""
-DS2: tuple[str, ...] = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210",
-                        "212", "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")
-"""Test records of the inter-patient split (de Chazal et al., 2004)."""
+__all__ = ["AAMI_CLASSES", "AAMI_MAP", "DEFAULT_WINDOW_S", "DS1", "DS2", "PACED", "RR_AUX", "RR_FEATURES",
+           "load_mitbih", "rr_aux", "rr_features"]
 PACED: tuple[str, ...] = ("102", "104", "107", "217")
 """Records with paced beats, left out by AAMI EC57 (and by default here)."""
 
@@ -57,7 +54,6 @@ AAMI_MAP: dict[str, str] = {
 """Beat annotation symbol -> AAMI class; symbols not listed are not beats and are ignored."""
 
 DEFAULT_WINDOW_S: dict[str, float] = {"beat": 0.8, "rr": 0.8, "multibeat": 3.0}
-RR_FEATURES: tuple[str, ...] = ("pre_rr", "post_rr", "local_avg_rr", "pre_rr_ratio")
 _LOCAL_RR_BEATS = 10
 
 
@@ -110,26 +106,32 @@ def _record_beats(signal: np.ndarray, fs: float, samples: np.ndarray, symbols: l
     idx = start[keep, None] + np.arange(n_t)[None, :]  # (n, T)
     windows = np.ascontiguousarray(signal[:, idx].transpose(1, 0, 2))  # (leads, n, T) -> (n, leads, T)
     meta = pd.DataFrame({"sample": pos[keep], "symbol": sym[keep], "pre_rr": pre[keep],
-                         "post_rr": post[keep], "local_avg_rr": local[keep]})
+                         "post_rr": post[keep], "local_avg_rr": local[keep],
+                         "record_avg_rr": float(rr.mean()) if rr.size else float("nan")})
     return windows, meta
 
 
-def _resolve_records(root: Path, records: Sequence[str | int] | None) -> list[str]:
-    present = {p.stem for p in root.glob("*.hea")}
+def _resolve_records(roots: list[Path], records: Sequence[str | int] | None) -> dict[str, Path]:
+    """Record name -> the first folder of ``roots`` holding it (``NNN.hea``), in load order."""
+    present: dict[str, Path] = {}
+    for root in roots:
+        for p in sorted(root.glob("*.hea")):
+            present.setdefault(p.stem, root)
+    where = format_list([str(r) for r in roots])
     if records is None:
         chosen = sorted(r for r in DS1 + DS2 if r in present)
         if not chosen:
-            raise ValueError(f"No MIT-BIH records found in {root}: expected files like 101.hea/.dat/.atr. "
+            raise ValueError(f"No MIT-BIH records found in {where}: expected files like 101.hea/.dat/.atr. "
                              "Download them with erts_kit.data.download.download_database('mitbih', dest).")
-        return chosen
+        return {r: present[r] for r in chosen}
     if isinstance(records, (str, int)):
         records = [records]
-    chosen = [str(r) for r in records]
+    chosen = list(dict.fromkeys(str(r) for r in records))
     missing = [r for r in chosen if r not in present]
     if missing:
-        raise ValueError(f"MIT-BIH records missing from {root}: {format_list(missing)} (no .hea file). "
+        raise ValueError(f"MIT-BIH records missing from {where}: {format_list(missing)} (no .hea file). "
                          f"Found {len(present)} records there; download them or drop them from `records`.")
-    return list(dict.fromkeys(chosen))
+    return {r: present[r] for r in chosen}
 
 
 def _pick_val_records(rec: np.ndarray, labels: np.ndarray, ds1: list[str], n_val: int,
@@ -160,13 +162,19 @@ def _pick_val_records(rec: np.ndarray, labels: np.ndarray, ds1: list[str], n_val
 
 
 def _make_splits(meta: pd.DataFrame, labels: np.ndarray, split: str, n_val_records: int,
-                 seed: int) -> dict[str, np.ndarray]:
+                 seed: int, protocol: dict[str, Any]) -> dict[str, np.ndarray]:
     rec = meta["record"].to_numpy()
     if split == "inter_patient":
-        ds1 = sorted(set(rec) & set(DS1))
+        train = [str(r) for r in protocol.get("train_records") or DS1]
+        test = [str(r) for r in (DS2 if protocol.get("test_records") is None else protocol["test_records"])]
+        if protocol.get("val_records") is not None or protocol.get("n_folds") is not None:
+            return inter_patient_splits(rec, train, test, val_records=protocol.get("val_records"),
+                                        n_folds=protocol.get("n_folds"), fold=protocol.get("fold", 0), seed=seed,
+                                        labels=meta["symbol"].to_numpy())  # folds balanced over beat symbols
+        ds1 = sorted(set(rec) & set(train))
         is_val = np.isin(rec, _pick_val_records(rec, labels, ds1, n_val_records, seed))
         return {"train": np.flatnonzero(np.isin(rec, ds1) & ~is_val), "val": np.flatnonzero(is_val),
-                "test": np.flatnonzero(np.isin(rec, DS2))}
+                "test": np.flatnonzero(np.isin(rec, test))}
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
@@ -182,47 +190,32 @@ def _make_splits(meta: pd.DataFrame, labels: np.ndarray, split: str, n_val_recor
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
-def rr_features(data: ECGData) -> np.ndarray:
-    """RR-interval features per beat, float32 (N, 4): ``pre_rr, post_rr, local_avg_rr, pre_rr_ratio``.
-
-    ``pre_rr_ratio = pre_rr / local_avg_rr`` is below 1 for a premature beat (S and V beats come
-    early), the cue a single-beat window cannot show. Intervals are in seconds; see the module
-    docstring for how the first/last beat and the local average are defined.
-
-    Args:
-        data: an ECGData from :func:`load_mitbih` (any context), whose meta has the RR columns.
-
-    Raises:
-        ValueError: when ``data.meta`` lacks the RR columns.
-
-    Example:
-        >>> meta = pd.DataFrame({"pre_rr": [0.8, 0.5], "post_rr": [0.5, 1.1], "local_avg_rr": [0.8, 0.65]})
-        >>> d = ECGData(np.zeros((2, 1, 4), np.float32), [0, 1], AAMI_CLASSES, 360, meta=meta)
-        >>> rr_features(d).astype(float).round(3).tolist()
-        [[0.8, 0.5, 0.8, 1.0], [0.5, 1.1, 0.65, 0.769]]
-    """
-    cols = ["pre_rr", "post_rr", "local_avg_rr"]
-    missing = [c for c in cols if c not in data.meta.columns]
-    if missing:
-        raise ValueError(f"Expected meta columns {cols} (from load_mitbih), missing {missing}.")
-    f = data.meta[cols].to_numpy(dtype=np.float64)
-    ratio = f[:, 0] / np.where(f[:, 2] > 0, f[:, 2], np.nan)
-    return np.column_stack([f, ratio]).astype(np.float32)
+def _resample(signal: np.ndarray, samples: np.ndarray, fs: float, target: float | None
+              ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The record at ``target`` Hz (polyphase, anti-aliased) with its annotation positions rescaled."""
+    if target is None or target == fs:
+        return signal, samples, fs
+    ratio = Fraction(target / fs).limit_denominator(1000)
+    out = resample_poly(signal, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
+    return out, np.round(np.asarray(samples) * (target / fs)).astype(np.int64), float(target)
 
 
-def _build(root: Path, recs: list[str], n_t_s: float, context: str, lead: str | int, normalize: bool,
-           on_error: str, split: str, n_val_records: int, seed: int) -> ECGData:
+def _build(roots: dict[str, Path], n_t_s: float, context: str, lead: str | int, normalize: bool,
+           on_error: str, split: str, n_val_records: int, seed: int, target_fs: float | None,
+           protocol: dict[str, Any]) -> ECGData:
     windows, metas, fs_seen, lead_names = [], [], None, None
     skipped = SkipReport()
+    recs = list(roots)
     for rec in recs:
         try:
-            signal, names, fs, samples, symbols = _read_record(root, rec, lead)
+            signal, names, fs, samples, symbols = _read_record(roots[rec], rec, lead)
         except RecordReadError as err:
             handle_error(err, on_error, skipped)
             continue
-        if fs_seen is not None and fs != fs_seen:
+        if fs_seen is not None and fs != fs_seen and target_fs is None:
             raise ValueError(f"Record {rec} is sampled at {fs} Hz, earlier records at {fs_seen} Hz: "
-                             "load records of one sampling rate together.")
+                             "load records of one sampling rate together, or pass fs=<Hz> to resample all.")
+        signal, samples, fs = _resample(signal, samples, fs, target_fs)
         fs_seen = fs
         n_t = round(n_t_s * fs)
         w, m = _record_beats(signal, fs, samples, symbols, n_t)
@@ -238,7 +231,8 @@ def _build(root: Path, recs: list[str], n_t_s: float, context: str, lead: str | 
         metas.append(m)
     skipped.warn("MIT-BIH", stacklevel=4)
     if not windows:
-        raise ValueError(f"No beats loaded from MIT-BIH records {format_list(recs)} in {root}"
+        raise ValueError(f"No beats loaded from MIT-BIH records {format_list(recs)} in "
+                         f"{format_list(sorted({str(r) for r in roots.values()}))}"
                          + (f" (skipped: {format_list(skipped.records)})" if len(skipped) else "") + ".")
     signals = np.concatenate(windows)
     meta = pd.concat(metas, ignore_index=True)
@@ -249,13 +243,16 @@ def _build(root: Path, recs: list[str], n_t_s: float, context: str, lead: str | 
     meta.attrs["skipped"] = skipped.as_records()
     return ECGData(signals=signals.astype(np.float32, copy=False), labels=labels,
                    class_names=list(AAMI_CLASSES), fs=float(fs_seen), lead_names=lead_names, meta=meta,
-                   splits=_make_splits(meta, labels, split, n_val_records, seed), name=f"mitbih-{context}")
+                   splits=_make_splits(meta, labels, split, n_val_records, seed, protocol), name=f"mitbih-{context}")
 
 
-def load_mitbih(root: str | Path, records: Sequence[str | int] | None = None, window_s: float | None = None,
-                context: str = "beat", lead: str | int = "MLII", normalize: bool = True,
+def load_mitbih(root: str | Path | Sequence[str | Path], records: Sequence[str | int] | None = None,
+                window_s: float | None = None, context: str = "beat", lead: str | int = "MLII", normalize: bool = True,
                 cache_dir: str | Path | None = None, on_error: str = "raise",
-                split: str = "inter_patient", n_val_records: int = 3, seed: int = 42) -> ECGData:
+                split: str = "inter_patient", n_val_records: int = 3, seed: int = 42, *,
+                val_records: Sequence[str | int] | None = None, n_folds: int | None = None, fold: int = 0,
+                train_records: Sequence[str | int] | None = None, test_records: Sequence[str | int] | None = None,
+                fs: float | None = None, drop_from_train: Sequence[str] = ()) -> ECGData:
     """Load MIT-BIH Arrhythmia beats as AAMI-labelled windows centred on the annotated R peaks.
 
     Sample ``i`` is the window ``signal[sample_i - T // 2 : sample_i - T // 2 + T]`` with
@@ -268,8 +265,10 @@ def load_mitbih(root: str | Path, records: Sequence[str | int] | None = None, wi
     Two remedies:
 
     * ``"beat"``: one beat (default 0.8 s). RR columns are still in meta.
-    * ``"rr"``: the same single-beat window, plus ``meta["pre_rr_ratio"]`` (pre_rr / local_avg_rr);
-      feed :func:`rr_features` to your classifier next to the signal, as de Chazal et al. (2004) did.
+    * ``"rr"``: the same single-beat window, plus ``data.aux``: the four RR features of
+      :func:`~erts_kit.data.rr.rr_aux` (pre, post and local RR relative to the record's average, and
+      that average), which a model built with ``build_model(..., n_aux=4)`` takes next to the signal,
+      as de Chazal et al. (2004) fed RR intervals to their classifier. Also ``meta["pre_rr_ratio"]``.
     * ``"multibeat"``: a longer window (default 3.0 s, several beats, centre beat at ``T // 2``), so
       the preceding and following beats, hence prematurity, are visible to the network itself.
 
@@ -277,14 +276,21 @@ def load_mitbih(root: str | Path, records: Sequence[str | int] | None = None, wi
     hold-out of ``n_val_records`` whole DS1 records drawn with ``seed`` (fewer if fewer DS1 records are
     loaded; at least one stays in train), redrawn (seeded) until every class keeps at least half its
     DS1 beats in train; test = DS2 records. Records in neither list (e.g. paced
-    ones requested explicitly) are in no split. ``"intra_patient"``: beats split 80/10/10 at random,
+    ones requested explicitly) are in no split. ``val_records`` (a fixed list) or ``n_folds``/``fold``
+    (record-wise folds inside the training records, :func:`~erts_kit.data.protocol.record_folds`,
+    balanced over the beat annotation symbols, so that e.g. the bundle-branch-block records, whose
+    normal beats are wide like V beats, are spread over the folds rather than held out together)
+    replace the drawn hold-out; ``train_records``/``test_records`` replace DS1/DS2. With either, an
+    empty train or validation split raises (:func:`~erts_kit.data.protocol.inter_patient_splits`). ``"intra_patient"``: beats split 80/10/10 at random,
     stratified by class, with ``seed``: beats of one patient land in train and test, so scores are
     optimistic (shown in many papers, not comparable with inter-patient ones).
 
     Args:
-        root: folder with ``NNN.hea``, ``NNN.dat``, ``NNN.atr``.
-        records: record names (``"101"`` or ``101``); default: every record of DS1 + DS2 (the 44
-            non-paced ones) present in ``root``. Named records missing from ``root`` raise, listing them.
+        root: folder with ``NNN.hea``, ``NNN.dat``, ``NNN.atr``, or several folders (e.g. DS1 and DS2
+            kept apart): each record is read from the first folder holding it.
+        records: record names (``"101"`` or ``101``); default: the records named by
+            ``train_records``/``val_records``/``test_records`` when given, else every record of DS1 + DS2
+            (the 44 non-paced ones) present in ``root``. Named records missing from ``root`` raise, listing them.
         window_s: window length in seconds; default ``DEFAULT_WINDOW_S[context]``.
         context: ``"beat"``, ``"rr"`` or ``"multibeat"`` (see above).
         lead: a signal name (``"MLII"``), a channel index, or ``"both"`` (MLII + the other lead).
@@ -294,12 +300,21 @@ def load_mitbih(root: str | Path, records: Sequence[str | int] | None = None, wi
             records are listed in ``data.meta.attrs["skipped"]`` (``{"record", "reason"}`` dicts).
         split: ``"inter_patient"`` or ``"intra_patient"``.
         n_val_records: DS1 records held out for validation (inter-patient split).
-        seed: seed of the validation hold-out / random split.
+        seed: seed of the validation hold-out / random split / record folds.
+        val_records: fixed validation records (taken out of the training records).
+        n_folds, fold: validation = fold ``fold`` (0-based) of ``n_folds`` class-balanced record folds of
+            the training records.
+        train_records, test_records: the inter-patient train / test records (default DS1 / DS2).
+        fs: resample every record to this rate (Hz) before cutting windows (default: keep 360 Hz).
+        drop_from_train: AAMI classes whose beats leave the training split only, e.g. ``("Q",)``: DS1
+            holds 8 Q beats, which the class-balanced loss would weight hundreds of times an N beat.
+            They stay in validation and test, where they are scored (as errors: no model predicts them).
 
     Returns:
         ECGData with signals (N, leads, T) float32, labels int64 over ``AAMI_CLASSES``, and meta
         columns ``record, sample, symbol, pre_rr, post_rr, local_avg_rr, aami`` (+ ``pre_rr_ratio``
-        for ``context="rr"``, ``second_lead`` for ``lead="both"``).
+        for ``context="rr"``, ``second_lead`` for ``lead="both"``) and ``record_avg_rr``; with
+        ``context="rr"`` also ``aux`` (N, 4) float32 named :data:`~erts_kit.data.rr.RR_AUX`.
 
     Raises:
         ValueError: unknown option, missing records, or no beats at all.
@@ -315,24 +330,53 @@ def load_mitbih(root: str | Path, records: Sequence[str | int] | None = None, wi
     check_choice("split", split, ["inter_patient", "intra_patient"])
     check_int("n_val_records", n_val_records, minimum=0)
     check_int("seed", seed, minimum=0)
+    if fs is not None:
+        check_range("fs", fs, 0.0, 10000.0, low_inclusive=False)
     if not (isinstance(lead, (str, int)) and not isinstance(lead, bool)):
         raise TypeError(f"Expected lead to be a signal name, a channel index or 'both', got {lead!r}.")
     window_s = DEFAULT_WINDOW_S[context] if window_s is None else window_s
     check_range("window_s", window_s, 0.0, 60.0, low_inclusive=False)
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"MIT-BIH folder {root} does not exist: download it with "
-                         "erts_kit.data.download.download_database('mitbih', dest).")
-    recs = _resolve_records(root, records)
+    roots = [Path(r) for r in ([root] if isinstance(root, (str, Path)) else root)]
+    for folder in roots:
+        if not folder.is_dir():
+            raise ValueError(f"MIT-BIH folder {folder} does not exist: download it with "
+                             "erts_kit.data.download.download_database('mitbih', dest).")
+    protocol = {"val_records": _names(val_records), "n_folds": n_folds, "fold": fold,
+                "train_records": _names(train_records), "test_records": _names(test_records)}
+    if records is None and any(protocol[k] is not None for k in ("val_records", "train_records", "test_records")):
+        named = [r for k in ("train_records", "val_records", "test_records") for r in protocol[k] or []]
+        defaults = [r for k, d in (("train_records", DS1), ("test_records", DS2)) if protocol[k] is None for r in d]
+        present = _resolve_records(roots, None)  # the DS1 + DS2 records found
+        records = list(dict.fromkeys(named + [r for r in defaults if r in present]))
+    recs = _resolve_records(roots, records)
 
     def build() -> ECGData:
-        return _build(root, recs, float(window_s), context, lead, normalize, on_error, split,
-                      n_val_records, seed)
+        return _build(recs, float(window_s), context, lead, normalize, on_error, split, n_val_records, seed,
+                      fs, protocol)
 
     if cache_dir is None:
-        return build()
-    key: dict[str, Any] = {"dataset": "mitbih", "root": str(root.resolve()), "records": recs,
-                           "window_s": float(window_s), "context": context, "lead": lead,
-                           "normalize": bool(normalize), "on_error": on_error, "split": split,
-                           "n_val_records": n_val_records, "seed": seed, "reader_version": 1}
-    return load_cached_records("MIT-BIH", build, cache_dir, key)
+        data = build()
+    else:
+        key: dict[str, Any] = {"dataset": "mitbih", "root": [str(r.resolve()) for r in roots], "records": list(recs),
+                               "window_s": float(window_s), "context": context, "lead": lead,
+                               "normalize": bool(normalize), "on_error": on_error, "split": split,
+                               "n_val_records": n_val_records, "seed": seed, "fs": fs, **protocol,
+                               "reader_version": 3}
+        data = load_cached_records("MIT-BIH", build, cache_dir, key)
+    if drop_from_train:
+        unknown = [c for c in drop_from_train if c not in AAMI_CLASSES]
+        if unknown:
+            raise ValueError(f"drop_from_train names unknown class(es) {unknown}: expected some of {AAMI_CLASSES}.")
+        train = data.splits.get("train", np.zeros(0, np.int64))
+        gone = np.isin(data.labels[train], [AAMI_CLASSES.index(c) for c in drop_from_train])
+        data.splits["train"] = train[~gone]
+    if context == "rr":  # derived from meta after the cache: the cache stores signals, labels and meta
+        data.aux, data.aux_names = rr_aux(data.meta), list(RR_AUX)
+        data.check_aux()
+    return data
+
+
+def _names(records: Sequence[str | int] | str | int | None) -> list[str] | None:
+    if records is None:
+        return None
+    return [str(r) for r in ([records] if isinstance(records, (str, int)) else records)]

@@ -125,6 +125,13 @@ def _check_x(m: ECGModel, x: torch.Tensor) -> torch.Tensor:
     return x.detach()
 
 
+def _check_aux(m: ECGModel, x: torch.Tensor, aux: torch.Tensor | None) -> torch.Tensor | None:
+    if aux is not None and not isinstance(aux, torch.Tensor):
+        raise TypeError(f"Expected aux as a torch.Tensor (B, n_aux), got {type(aux).__name__}.")
+    m.check_aux(aux, x.shape[0])
+    return None if aux is None else aux.detach().to(x.device)
+
+
 def _check_target(target: torch.Tensor | int | Sequence[int] | None, batch: int, n_classes: int,
                   device: torch.device) -> torch.Tensor | None:
     if target is None:
@@ -151,28 +158,30 @@ def _check_layer_output(m: ECGModel, a: torch.Tensor) -> None:
                          f"{tuple(a.shape)}: check {type(m).__name__}.cam_layer_name / input_kind.")
 
 
-def _fast_signed(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None, chunk: int | str | None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _fast_signed(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None, chunk: int | str | None,
+                 aux: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Signed map at layer resolution (B, W) or (B, H, W) in float32, logits, and the target used.
 
     The batch goes through in micro-batches (:func:`erts_kit.models.inference.chunk_slices`: on the CPU in
     eval mode); each sample's map depends on that sample only, so the split changes no number.
     """
-    parts = [_fast_signed_part(m, x[s], None if target is None else target[s]) for s in chunk_slices(m, x, chunk)]
+    parts = [_fast_signed_part(m, x[s], None if target is None else target[s], None if aux is None else aux[s])
+             for s in chunk_slices(m, x, chunk)]
     if len(parts) == 1:
         return parts[0]
     cam, logits, used = (torch.cat(col) for col in zip(*parts))
     return cam, logits, used
 
 
-def _fast_signed_part(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None
+def _fast_signed_part(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None, aux: torch.Tensor | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         a = m.forward_features(x)  # (B, C, W) or (B, C, H, W)
     _check_layer_output(m, a)
     a = a.detach().requires_grad_()
     with torch.enable_grad():
-        logits = m.forward_head(a)  # (B, n_classes)
+        # (B, n_classes); aux joins in the head, the map stays on the signal (older heads take ``a`` only)
+        logits = m.forward_head(a) if aux is None else m.forward_head(a, aux)
         if target is None:
             target = logits.detach().argmax(1)
         selected = logits.gather(1, target[:, None]).sum()
@@ -183,14 +192,17 @@ def _fast_signed_part(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None
     return cam, logits.detach(), target
 
 
-def _captum_signed(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+def _captum_signed(m: ECGModel, x: torch.Tensor, target: torch.Tensor | None,
+                   aux: torch.Tensor | None = None) -> torch.Tensor:
     from captum.attr import LayerGradCam
 
     if target is None:
         with torch.no_grad():
-            target = m(x).argmax(1)
+            target = m(x, aux).argmax(1)
+    extra = None if aux is None else (aux,)
     with torch.enable_grad():
-        attr = LayerGradCam(m, m.cam_layer).attribute(x, target=target, relu_attributions=False)
+        attr = LayerGradCam(m, m.cam_layer).attribute(x, target=target, additional_forward_args=extra,
+                                                      relu_attributions=False)
     _check_layer_output(m, attr)
     return attr.detach().float().squeeze(1)  # (B, W) or (B, H, W)
 
@@ -213,7 +225,8 @@ def _finish(m: ECGModel, cam: torch.Tensor, relu: bool, upsample: bool, per_lead
 
 def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequence[int] | None = None,
             engine: str = "fast", relu: bool = True, upsample: bool = False, per_lead: bool = False,
-            eval_mode: bool = True, chunk: int | str | None = "auto", relu_order: str = "after_mean") -> torch.Tensor:
+            eval_mode: bool = True, chunk: int | str | None = "auto", relu_order: str = "after_mean",
+            aux: torch.Tensor | None = None) -> torch.Tensor:
     """Grad-CAM maps of a batch for the given classes at ``model.cam_layer``.
 
     Args:
@@ -232,6 +245,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequ
             mode, ``None`` never). Same maps, less time and memory.
         relu_order: 2-D backbones with ``relu``: ``"after_mean"`` (kit: mean over H, then ReLU) or
             ``"before_mean"`` (reference code: ReLU per row, then the mean).
+        aux: (B, n_aux) per-sample features of a model built with ``n_aux > 0`` (they enter the
+            head only: the map stays on the signal). Captum gets them as ``additional_forward_args``.
 
     Returns:
         float32 tensor (B, W) — or (B, H, W) with ``per_lead`` — on x's device; W = T if ``upsample``.
@@ -260,17 +275,19 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | Sequ
         raise ValueError(f"per_lead=True needs a 2-D backbone (layer output (B, C, H, W)), but "
                          f"{type(m).__name__} is {m.input_kind!r}: drop per_lead.")
     t = _check_target(target, x.shape[0], m.n_classes, x.device)
+    aux = _check_aux(m, x, aux)
     with preserved_model_state(m, eval_mode):
         if engine == "fast":
-            cam, _, _ = _fast_signed(m, x, t, chunk)
+            cam, _, _ = _fast_signed(m, x, t, chunk, aux)
         else:
-            cam = _captum_signed(m, x, t)
+            cam = _captum_signed(m, x, t, aux)
     return _finish(m, cam, relu, upsample, per_lead, x.shape[-1], relu_order)
 
 
 def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor | Sequence[int],
                        eval_mode: bool = True, chunk: int | str | None = "auto",
-                       relu_order: str = "after_mean") -> tuple[torch.Tensor, torch.Tensor]:
+                       relu_order: str = "after_mean",
+                       aux: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Signed, lead-reduced Grad-CAM maps at layer resolution and the logits, from one shared forward.
 
     The fast path of the ERTS training loop: one trunk forward without autograd gives both p_true
@@ -286,6 +303,7 @@ def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor |
         eval_mode: compute in eval mode (default); the model's modes and ``.grad`` are restored.
         chunk: samples per micro-batch of the pass (see :func:`gradcam`).
         relu_order: ``"after_mean"`` (kit, signed maps) or ``"before_mean"`` (see :func:`gradcam`).
+        aux: (B, n_aux) per-sample features (see :func:`gradcam`).
 
     Returns:
         ``(maps, logits)``: maps float32 (B, W) (2-D backbones: mean over the lead axis), logits (B, C)
@@ -306,8 +324,9 @@ def gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor |
     x = _check_x(m, x)
     check_choice("relu_order", relu_order, RELU_ORDERS)
     t = _check_target(target, x.shape[0], m.n_classes, x.device)
+    aux = _check_aux(m, x, aux)
     with preserved_model_state(m, eval_mode):
-        cam, logits, _ = _fast_signed(m, x, t, chunk)
+        cam, logits, _ = _fast_signed(m, x, t, chunk, aux)
     if relu_order == "before_mean" and cam.dim() == 3:
         cam = F.relu(cam)  # per row, before the lead mean (the reference code's order)
     return _finish(m, cam, relu=False, upsample=False, per_lead=False, T=x.shape[-1]), logits

@@ -1,7 +1,8 @@
 """Backbones: every model names its Grad-CAM layer and splits there (see :class:`ECGModel`).
 
-``build_model(name, n_leads, n_classes, **kw)`` builds one; ``list_models()`` lists the names;
-``model_info(model)`` summarises one. All take (B, leads, T) and return logits (B, n_classes).
+``build_model(name, n_leads, n_classes, n_aux=0, **kw)`` builds one; ``list_models()`` lists the names;
+``model_info(model)`` summarises one. All take (B, leads, T) and return logits (B, n_classes); built with
+``n_aux=F`` they also take per-sample features ``model(x, aux)`` with aux (B, F), fused into the head.
 
 ======================  ======  ===========  ======================  ==============================
 name                    kind    params [1]   Grad-CAM layer          layer output for 12 x 1000 [2]
@@ -32,6 +33,6 @@ Example:
     (105029, 'features.3')
 """
 from erts_kit.models.base import ECGModel
-from erts_kit.models.registry import MODELS, build_model, count_parameters, list_models, model_info
+from erts_kit.models.registry import MODELS, build_model, count_parameters, list_models, model_info, model_options
 
-__all__ = ["MODELS", "ECGModel", "build_model", "count_parameters", "list_models", "model_info"]
+__all__ = ["MODELS", "ECGModel", "build_model", "count_parameters", "list_models", "model_info", "model_options"]

@@ -60,14 +60,14 @@ class Backbone2d(ECGModel):
             img = nn.functional.pad(img, (0, 0, self.lead_padding, self.lead_padding))  # zero rows above and below
         return self._trunk(img)
 
-    def forward_head(self, a: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> logits (B, n_classes)."""
+    def forward_head(self, a: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, H, W) -> logits (B, n_classes); ``aux`` (B, n_aux) fused before the last linear layer."""
         f = self._rest(a)
         f = torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)  # (B, C_last)
         drop = getattr(self, "head_input_dropout", None)   # MobileNetV2's reference option (a submodule when set)
         if drop is not None:
             f = drop(f)
-        return self.head(f)
+        return self.apply_head(f, aux)
 
 
 class FeaturesBackbone2d(Backbone2d):

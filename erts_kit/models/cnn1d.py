@@ -62,6 +62,6 @@ class SmallCNN1d(ECGModel):
         check_length(self, x, self.min_length)
         return self.features(x)
 
-    def forward_head(self, a: torch.Tensor) -> torch.Tensor:
-        """(B, C, W) -> logits (B, n_classes)."""
-        return self.head(a)
+    def forward_head(self, a: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, W) -> logits (B, n_classes); ``aux`` (B, n_aux) fused before the last linear layer."""
+        return self.apply_head(a, aux)

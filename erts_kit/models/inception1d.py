@@ -105,6 +105,6 @@ class Inception1d(ECGModel):
         self.check_input(x)
         return self.blocks(x)
 
-    def forward_head(self, a: torch.Tensor) -> torch.Tensor:
-        """(B, C, T) -> logits (B, n_classes)."""
-        return self.head(a)
+    def forward_head(self, a: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, T) -> logits (B, n_classes); ``aux`` (B, n_aux) fused before the last linear layer."""
+        return self.apply_head(a, aux)

@@ -94,8 +94,10 @@ def chunk_slices(model: nn.Module, x: torch.Tensor, chunk: int | str | None = "a
     return [slice(start, min(start + size, batch)) for start in range(0, batch, size)] or [slice(0, 0)]
 
 
-def logits_no_grad(model: nn.Module, x: torch.Tensor, chunk: int | str | None = "auto") -> torch.Tensor:
-    """``model(x)`` without autograd, in micro-batches of :func:`inference_chunk` samples.
+def logits_no_grad(model: nn.Module, x: torch.Tensor, chunk: int | str | None = "auto",
+                   aux: torch.Tensor | None = None) -> torch.Tensor:
+    """``model(x)`` (``model(x, aux)`` when ``aux`` is given) without autograd, in micro-batches of
+    :func:`inference_chunk` samples.
 
     Example:
         >>> import torch
@@ -105,4 +107,6 @@ def logits_no_grad(model: nn.Module, x: torch.Tensor, chunk: int | str | None = 
     """
     with torch.no_grad():
         parts = chunk_slices(model, x, chunk)
-        return model(x) if len(parts) == 1 else torch.cat([model(x[s]) for s in parts])
+        if aux is None:
+            return model(x) if len(parts) == 1 else torch.cat([model(x[s]) for s in parts])
+        return model(x, aux) if len(parts) == 1 else torch.cat([model(x[s], aux[s]) for s in parts])

@@ -40,7 +40,18 @@ def _extra_kwargs(cls: type[ECGModel]) -> list[str]:
     return [p for p in params if p not in ("self", "n_leads", "n_classes")]
 
 
-def build_model(name: str, n_leads: int, n_classes: int, **kwargs: Any) -> ECGModel:
+def model_options(name: str) -> list[str]:
+    """The options a backbone takes beyond ``n_leads, n_classes, n_aux`` (what a config's ``model:`` may hold).
+
+    Example:
+        >>> model_options("small_cnn")
+        ['width', 'dropout']
+    """
+    check_choice("model name", name, MODELS)
+    return _extra_kwargs(MODELS[name])
+
+
+def build_model(name: str, n_leads: int, n_classes: int, n_aux: int = 0, **kwargs: Any) -> ECGModel:
     """Build a freshly initialised backbone by name (seed with ``torch.manual_seed`` beforehand).
 
     Args:
@@ -48,10 +59,13 @@ def build_model(name: str, n_leads: int, n_classes: int, **kwargs: Any) -> ECGMo
             ``mobilenetv2_2d`` and ``efficientnetv2s_2d`` are the ERTS paper's backbones).
         n_leads: input leads (12 for PTB-XL / CinC 2020, 1-2 for MIT-BIH beats).
         n_classes: output logits.
+        n_aux: per-sample auxiliary features fused into the head (``ECGData.aux`` width, e.g. 4 RR
+            features of ``load_mitbih(context="rr")``); 0: the model takes the signal only.
         **kwargs: model-specific options (e.g. ``width`` and ``dropout`` for ``small_cnn``).
 
     Returns:
-        An :class:`~erts_kit.models.base.ECGModel` (in train mode) taking (B, n_leads, T).
+        An :class:`~erts_kit.models.base.ECGModel` (in train mode) taking (B, n_leads, T) (and aux
+        (B, n_aux) when ``n_aux > 0``: ``model(x, aux)``).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones) or n_leads/n_classes < 1.
@@ -65,6 +79,7 @@ def build_model(name: str, n_leads: int, n_classes: int, **kwargs: Any) -> ECGMo
     check_choice("model name", name, MODELS)
     check_int("n_leads", n_leads, minimum=1)
     check_int("n_classes", n_classes, minimum=1)
+    check_int("n_aux", n_aux, minimum=0)
     cls = MODELS[name]
     allowed = _extra_kwargs(cls)
     unknown = [k for k in kwargs if k not in allowed]
@@ -72,6 +87,7 @@ def build_model(name: str, n_leads: int, n_classes: int, **kwargs: Any) -> ECGMo
         raise TypeError(f"Model {name!r} got unknown option(s) {', '.join(map(repr, unknown))}: "
                         f"expected any of {', '.join(map(repr, allowed)) or 'none'}.")
     model = cls(n_leads, n_classes, **kwargs)
+    model.enable_aux(n_aux)
     model.model_name = name
     return model
 
@@ -97,7 +113,7 @@ def model_info(model: ECGModel, n_timesteps: int | None = None) -> dict[str, Any
 
     Returns:
         dict with ``name, class, params, trainable_params, cam_layer, input_kind, n_leads, n_classes``
-        (+ ``cam_shape``).
+        ``n_aux`` (+ ``cam_shape``).
 
     Example:
         >>> info = model_info(build_model("small_cnn", 12, 5), n_timesteps=1000)
@@ -115,6 +131,7 @@ def model_info(model: ECGModel, n_timesteps: int | None = None) -> dict[str, Any
         "input_kind": model.input_kind,
         "n_leads": model.n_leads,
         "n_classes": model.n_classes,
+        "n_aux": getattr(model, "n_aux", 0),
     }
     if n_timesteps is not None:
         check_int("n_timesteps", n_timesteps, minimum=1)

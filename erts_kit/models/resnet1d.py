@@ -85,6 +85,6 @@ class ResNet1dWang(ECGModel):
         self.check_input(x)
         return self.blocks(self.stem(x))
 
-    def forward_head(self, a: torch.Tensor) -> torch.Tensor:
-        """(B, width, W) -> logits (B, n_classes)."""
-        return self.head(a)
+    def forward_head(self, a: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, width, W) -> logits (B, n_classes); ``aux`` (B, n_aux) fused before the last linear layer."""
+        return self.apply_head(a, aux)

@@ -6,6 +6,8 @@ last filter epoch.
 """
 from __future__ import annotations
 
+import json
+
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +37,22 @@ class Example:
     lead: int = 0
 
 
+def run_n_aux(run_dir: str | os.PathLike, data: ECGData) -> int:
+    """The aux width a run's model was built with (``settings.json``'s ``n_aux``; older runs: the data's).
+
+    Raises:
+        ValueError: the run's model took another number of aux features than ``data`` has.
+    """
+    path = Path(run_dir) / "settings.json"
+    saved = json.loads(path.read_text()).get("n_aux") if path.exists() else None
+    if saved is None:
+        return data.n_aux
+    if int(saved) != data.n_aux:
+        raise ValueError(f"The run in {run_dir} was trained with {saved} aux features per sample, the data given "
+                         f"has {data.n_aux}: load the data as for that run (e.g. load_mitbih(..., context='rr')).")
+    return int(saved)
+
+
 def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int = 3,
                   model_kwargs: Mapping[str, Any] | None = None, lead: int | None = None) -> dict[str, list]:
     """Kept and dropped-for-low-focus samples of an ERTS run's last filter epoch, with Grad-CAM maps.
@@ -62,7 +80,7 @@ def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int 
     ep_dec = decision_names(ep["decision"])
     kept = ep[np.isin(ep_dec, ("KEPT", "RESCUED")) & ep["focus"].notna()].sort_values("combined", ascending=False)
     dropped = ep[ep_dec == "DROPPED_LOW_FOCUS"].sort_values("combined")
-    net = build_model(model, data.n_leads, data.n_classes, **dict(model_kwargs or {}))
+    net = build_model(model, data.n_leads, data.n_classes, n_aux=run_n_aux(run_dir, data), **dict(model_kwargs or {}))
     net.load_state_dict(best["model"])
     net.eval()
     lead = (1 if data.n_leads > 1 else 0) if lead is None else lead
@@ -75,7 +93,8 @@ def pick_examples(run_dir: str | os.PathLike, data: ECGData, model: str, n: int 
         x = torch.as_tensor(np.asarray(data.signals[idx]), dtype=torch.float32)
         y = torch.as_tensor(data.labels[idx])
         y = (y.float().argmax(1) if y.dim() == 2 else y).long()   # multi-hot: first positive class
-        cams = gradcam(net, x, y).numpy()
+        aux = None if data.aux is None else torch.as_tensor(data.aux[idx])
+        cams = gradcam(net, x, y, aux=aux).numpy()
         items = []
         for j, r in enumerate(rows.itertuples(index=False)):
             i = int(r.index)

@@ -368,6 +368,7 @@ def _run_locked(runs: list[_Run], data: ECGData, model: str, out: Path, cfg: Exp
                 progress: bool, on_mismatch: str) -> pd.DataFrame:
     for run in runs:
         run.settings["data"] = {**data.describe(), "data_kwargs": cfg.data_kwargs}
+        run.settings["n_aux"] = data.n_aux   # the model's aux width: what rebuilds it from the folder
         if resume:   # every run checked before any is trained
             _check_settings(out / run.name, run.settings, on_mismatch)
             _check_data(out / run.name, data, on_mismatch)
@@ -388,7 +389,7 @@ def _run_locked(runs: list[_Run], data: ECGData, model: str, out: Path, cfg: Exp
         run_dir.mkdir(parents=True, exist_ok=True)
         _atomic_json(run_dir / "settings.json", run.settings)
         torch.manual_seed(run.seed)
-        net = build_model(model, data.n_leads, data.n_classes, **cfg.model_kwargs_for(model))
+        net = build_model(model, data.n_leads, data.n_classes, n_aux=data.n_aux, **cfg.model_kwargs_for(model))
         t0 = time.perf_counter()
         res = train(net, data, run.policy_obj, run.train_config, run_dir=run_dir, progress=progress, resume=True)
         atomic_write(run_dir / "history.csv", lambda f, h=res.history: f.write(h.to_csv(index=False).encode()))

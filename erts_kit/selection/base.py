@@ -34,12 +34,13 @@ KEPT_DECISIONS = (Decision.KEPT, Decision.RESCUED, Decision.WARMUP, Decision.REV
 
 @dataclass
 class BatchInfo:
-    """One batch as the loop sees it: inputs, targets and dataset indices, all on the device."""
+    """One batch as the loop sees it: inputs, targets, dataset indices (and aux features), all on the device."""
 
     x: torch.Tensor        # (B, leads, T)
     y: torch.Tensor        # (B,) int64 class ids, or (B, C) multi-hot
     indices: torch.Tensor  # (B,) int64 dataset indices
     step: int              # global step counter (for seeding random picks)
+    aux: torch.Tensor | None = None  # (B, F) per-sample auxiliary features (ECGData.aux), or None
 
 
 @dataclass

@@ -52,9 +52,10 @@ __all__ = ["ModelBatchScorer"]
 
 
 def _gradcam_and_logits(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
-                        relu_order: str = "after_mean") -> tuple[torch.Tensor, torch.Tensor]:
+                        relu_order: str = "after_mean",
+                        aux: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     from ..explain import gradcam_and_logits
-    return gradcam_and_logits(model, x, target, relu_order=relu_order)
+    return gradcam_and_logits(model, x, target, relu_order=relu_order, aux=aux)
 
 
 def _focus_score(maps: torch.Tensor, name: str, **kw: Any) -> torch.Tensor:
@@ -75,7 +76,8 @@ class ModelBatchScorer:
 
     Args:
         model: the model being trained (DDP / compile wrappers are unwrapped for scoring).
-        batch: the batch (x, y, indices, step) on the model's device.
+        batch: the batch (x, y, indices, step, aux) on the model's device; ``batch.aux`` (when not None)
+            goes to every pass with the signal.
         ledger: where the passes are charged; None charges nothing.
         focus_name: focus score to compute from the maps (``erts_kit.explain.FOCUS_SCORES``); a
             policy's :meth:`expect_focus` call can override it.
@@ -172,7 +174,7 @@ class ModelBatchScorer:
     # -- passes ----------------------------------------------------------------------------------
     def _plain_forward(self) -> None:
         with self._phase("score"), self._scoring_mode(), self._autocast():
-            logits = logits_no_grad(self.model, self.batch.x)  # micro-batched on the CPU in eval mode
+            logits = logits_no_grad(self.model, self.batch.x, aux=self.batch.aux)  # micro-batched on the CPU in eval mode
         self._logits = logits.detach().float().cpu()
         self._charge(scored=self.batch_size)
 
@@ -183,16 +185,17 @@ class ModelBatchScorer:
         ``scored += B`` in phase ``'score'``.
         """
         with self._phase("score"), self._scoring_mode(), self._autocast():
-            logits_no_grad(self.model, self.batch.x)
+            logits_no_grad(self.model, self.batch.x, aux=self.batch.aux)
         self._charge(scored=self.batch_size)
 
     def _gradcam(self, positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        x, t = self.batch.x, self._target()
+        x, t, aux = self.batch.x, self._target(), self.batch.aux
         if positions is not None:
             pos = positions.to(x.device)
             x, t = x[pos], t[pos]
+            aux = None if aux is None else aux[pos]
         with self._phase("gradcam"), self._eval(), self._autocast():
-            maps, logits = _gradcam_and_logits(self.model, x, t, self.relu_order)
+            maps, logits = _gradcam_and_logits(self.model, x, t, self.relu_order, aux)
         self._charge(scored=x.shape[0], gradcam=x.shape[0])
         return maps.detach().float().cpu(), logits.detach().float().cpu()
 

@@ -56,10 +56,11 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
             item = next(batches, None)
         if item is None:
             break
-        x, y, idx = item
+        x, y, idx, *extra = item  # extra: [aux] when the data has auxiliary features
         y_cpu = y
         x, y = x.to(device, non_blocking=state.pin_memory), y.to(device, non_blocking=state.pin_memory)
-        batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step)
+        aux = extra[0].to(device, non_blocking=state.pin_memory) if extra else None
+        batch = BatchInfo(x=x, y=y, indices=idx.to(device), step=state.step, aux=aux)
         scorer = ModelBatchScorer(state.model, batch, ledger=ledger, focus_name=focus_name, **scorer_kw)
         if before:
             scorer.p_true()   # the reference's scoring forward, whether or not the policy reads it
@@ -72,7 +73,7 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
         with ledger.phase("train"):
             seen = train_step(state.net, state.model, state.criterion, state.optimizer, state.scaler,
                               config.grad_clip, x, y, keep, n_keep, where.distributed, where.world, state.use_amp,
-                              epoch, state.step, sums, scale=sel.scale)
+                              epoch, state.step, sums, scale=sel.scale, aux=aux)
         ledger.add_train(n_keep)
         if after and n_keep:   # the reference skips a batch it keeps nothing of, pass included
             scorer.extra_forward()

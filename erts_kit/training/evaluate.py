@@ -43,10 +43,11 @@ def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: in
     loader = DataLoader(ECGDataset(data, idx), batch_size=batch_size, shuffle=False, generator=torch.Generator())
     probs, total, weight = [], 0.0, 0.0
     try:
-        for x, y, _ in loader:
+        for x, y, _, *extra in loader:
             x, y = x.to(device), y.to(device)
+            aux = extra[0].to(device) if extra else None
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
-                logits = logits_no_grad(model, x)  # micro-batched on the CPU: same logits, less time
+                logits = logits_no_grad(model, x, aux=aux)  # micro-batched on the CPU: same logits, less time
             logits = logits.float()
             losses, w = loss.per_sample(logits, y)
             total += float(losses.sum())
@@ -60,8 +61,20 @@ def evaluate(model: nn.Module, data: ECGData, split: str = "val", batch_size: in
             "indices": idx, "metrics": compute_metrics(labels, prob, list(data.class_names), data.multilabel, auroc=auroc)}
 
 
+def _check_aux_width(model: nn.Module, data: ECGData) -> None:
+    """Raise when the data's aux features and the model's ``n_aux`` disagree (either side missing, or widths)."""
+    n_aux = getattr(model, "n_aux", 0)
+    if n_aux == data.n_aux:
+        return
+    if data.n_aux == 0:
+        raise ValueError(f"Aux mismatch: the model takes {n_aux} aux features per sample, the data has none: "
+                         "load data with aux (e.g. load_mitbih(..., context='rr')) or rebuild the model with n_aux=0.")
+    raise ValueError(f"Aux mismatch: the data has {data.n_aux} aux features per sample ({data.aux_names}), the "
+                     f"model takes {n_aux}: rebuild it with build_model(..., n_aux={data.n_aux}).")
+
+
 def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.device) -> None:
-    """Raise before any training when data, model and loss do not fit together (splits, leads, classes, T).
+    """Raise before any training when data, model and loss do not fit together (splits, leads, classes, aux, T).
 
     Example:
         >>> d = ECGData(np.zeros((4, 1, 16), np.float32), [0, 1, 0, 1], ["a", "b"], 100,
@@ -77,8 +90,11 @@ def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.d
                         "build one with erts_kit.data.load_dataset(...) or ECGData(signals, labels, ...).")
     for s in ("train", "val"):
         if s not in data.splits or len(data.splits[s]) == 0:
-            raise ValueError(f"Expected a non-empty {s!r} split in data.splits, got splits {sorted(data.splits)}: "
-                             "set data.splits = {'train': ..., 'val': ..., 'test': ...}.")
+            sizes = {k: int(len(v)) for k, v in data.splits.items()}
+            raise ValueError(f"Expected a non-empty {s!r} split (training needs {s} samples), got split sizes "
+                             f"{sizes}: set data.splits = {{'train': ..., 'val': ..., 'test': ...}}; for MIT-BIH "
+                             f"load with val_records=[...], n_folds=k or n_val_records >= 1 "
+                             f"(erts_kit.data.protocol.inter_patient_splits), with records of that split loaded.")
     # NaN/inf in validation or test would fail only after an epoch (or all of them), blaming the model.
     data.check_finite([s for s in data.splits if s != "train"])
     n_leads, n_classes = getattr(model, "n_leads", None), getattr(model, "n_classes", None)
@@ -94,10 +110,12 @@ def check_compatible(model: nn.Module, data: ECGData, loss: str, device: torch.d
         raise ValueError(f"Loss {loss!r} does not fit {kind} labels: use loss={want}.")
     was_training = model.training
     model.eval()
+    _check_aux_width(model, data)
     x = torch.from_numpy(np.array(data.signals[data.splits["train"][:1]], dtype=np.float32)).to(device)
+    aux = None if data.aux is None else torch.from_numpy(data.aux[data.splits["train"][:1]]).to(device)
     try:
         with torch.no_grad():
-            out = model(x)
+            out = model(x) if aux is None else model(x, aux)
     except Exception as err:
         raise ValueError(f"Shape mismatch: the model failed on one training sample of shape {tuple(x.shape)} "
                          f"(batch, leads, T): {type(err).__name__}: {err}") from err

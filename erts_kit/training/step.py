@@ -29,20 +29,25 @@ class NonFiniteLossError(RuntimeError):
 def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, grad_clip: float | None, x: torch.Tensor, y: torch.Tensor,
                keep: torch.Tensor, n_keep: int, distributed: bool, world: int, use_amp: bool, epoch: int, step: int,
-               sums: torch.Tensor, scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+               sums: torch.Tensor, scale: torch.Tensor | None = None,
+               aux: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """One optimizer step on the kept samples (see the module docstring for the DDP scaling).
 
     ``scale`` (B,) multiplies each kept sample's loss, and the step's loss is then divided by the weight
     of the whole batch instead of the kept part: with samples dropped independently with probability
     ``r`` and the kept ones scaled by ``1 / (1 - r)``, the expected gradient is the full batch's.
+    ``aux`` (B, F): the batch's auxiliary features, masked like ``x`` and passed as ``net(x, aux)``.
 
     Returns the kept samples' per-sample losses (weighted, before ``scale``) and logits of the training
     forward, detached, for policies that learn from them (``policy.observe``); None when no step ran.
     """
+    ak = aux
     if n_keep == len(y):
         xk, yk = x, y                          # every sample kept (the full policy): no mask copy
     else:
         xk, yk = (x[keep], y[keep]) if n_keep else (torch.zeros_like(x[:1]), y[:1])
+        if aux is not None:
+            ak = aux[keep] if n_keep else torch.zeros_like(aux[:1])
     # the divisor of the loss sum: sum of kept weights (kit) or the kept count (reference), see losses.py
     w_local = criterion.normaliser(yk) if n_keep else torch.zeros((), device=x.device)
     if scale is not None and n_keep:
@@ -55,7 +60,7 @@ def train_step(net: nn.Module, model: nn.Module, criterion: ClassificationLoss, 
     model.train(n_keep > 0)  # the dummy runs in eval mode: it must not move BatchNorm statistics
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
-        logits = net(xk)
+        logits = net(xk) if ak is None else net(xk, ak)
     losses, _ = criterion.per_sample(logits.float(), yk)
     scaled = losses * scale.to(losses.device)[keep] if scale is not None and n_keep else losses
     loss_sum = scaled.sum() if n_keep else losses.sum() * 0.0

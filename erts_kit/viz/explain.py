@@ -97,7 +97,8 @@ def plot_sample_cam(model: nn.Module, data: ECGData, index: int, target: int | N
     y = int(data.labels[index]) if target is None else int(target)
     dev = next(unwrap_model(model).parameters()).device
     x = torch.as_tensor(np.asarray(data.signals[index : index + 1], dtype=np.float32), device=dev)
-    cam = gradcam(model, x, y, engine=engine, per_lead=per_lead)[0].cpu().numpy()  # (W,) or (H, W)
+    aux = None if data.aux is None else torch.as_tensor(data.aux[index : index + 1], device=dev)
+    cam = gradcam(model, x, y, engine=engine, per_lead=per_lead, aux=aux)[0].cpu().numpy()  # (W,) or (H, W)
     mask = None if data.evidence_mask is None else np.asarray(data.evidence_mask[index])
     title = f"#{index} — Grad-CAM for {data.class_names[y]}"
     if grid:

@@ -131,7 +131,8 @@ def _cam_for(cams: CamSource, model: Any, data: ECGData, idx: int) -> np.ndarray
 
     device = next(model.parameters()).device
     x = torch.as_tensor(np.asarray(data.signals[idx], dtype=np.float32), device=device)
-    return gradcam(model, x[None], target=target, upsample=True)[0].detach().cpu().numpy()
+    aux = None if data.aux is None else torch.as_tensor(data.aux[idx : idx + 1], device=device)
+    return gradcam(model, x[None], target=target, upsample=True, aux=aux)[0].detach().cpu().numpy()
 
 
 def render_pair(log_df: pd.DataFrame, data: ECGData, epoch: int, kept_idx: int | None,
