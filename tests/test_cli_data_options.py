@@ -19,6 +19,11 @@ def test_fs_and_class_order_reach_the_cinc_reader():
     assert _data_kwargs(["compare", "--dataset", "ptbxl", "--fs", "500"]) == {"fs": 500}
 
 
+def test_fs_reaches_the_mitbih_reader_with_its_other_options():
+    kw = _data_kwargs(["train", "--dataset", "mitbih", "--fs", "180", "--context", "rr", "--val-records", "101,106"])
+    assert kw == {"fs": 180.0, "context": "rr", "val_records": ["101", "106"]}
+
+
 def test_config_file_sets_them(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("dataset: cinc\nfs: 250\nclass_order: reference\n")
@@ -28,7 +33,7 @@ def test_config_file_sets_them(tmp_path):
 
 @pytest.mark.parametrize("argv, match", [
     (["train", "--dataset", "ptbxl", "--fs", "250"], "--fs 100 or 500 for ptbxl"),
-    (["train", "--dataset", "synthetic", "--fs", "100"], "--fs applies to the cinc and ptbxl readers"),
+    (["train", "--dataset", "synthetic", "--fs", "100"], "--fs applies to the cinc, mitbih and ptbxl readers"),
 ])
 def test_bad_fs_is_refused(argv, match):
     with pytest.raises(UserError, match=match):

@@ -34,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError, error_line, require_lists
-from .options import add_data_model_args, data_model_options, split_file_sections
+from .options import (
+    add_data_model_args,
+    data_model_options,
+    real_data_kwargs,
+    split_file_sections,
+)
 
 __all__ = ["build_parser", "load_config", "main"]
 
@@ -286,29 +291,13 @@ def _experiment_config(s: dict[str, Any]):
     data_kwargs = {k: s[k] for k in _SYNTHETIC_KEYS} if s["dataset"] == "synthetic" else {}
     if s["dataset"] == "synthetic":
         data_kwargs["seed"] = int(s.get("data_seed", 42))
-    data_kwargs.update(_real_data_kwargs(s))
+    data_kwargs.update(real_data_kwargs(s))
     data_kwargs.update(s.get("data_options") or {})
     keys = ("batch_size", "lr", "weight_decay", "lr_gamma", "loss", "full_loss", "cb_beta", "device", "tau", "phi", "gamma",
             "warm_up", "cam_start", "start_revision", "focus", "data_dir", "sampler", "cb_max_weight_ratio",
             "select_after_warmup", "class_floor", "fidelity")
     return ExperimentConfig.from_dict({**{k: s[k] for k in keys if k in s}, "data_kwargs": data_kwargs,
                                        "model_kwargs": dict(s.get("model_options") or {})})
-
-
-def _real_data_kwargs(s: dict[str, Any]) -> dict[str, Any]:
-    """``fs`` / ``class_order`` for the readers that take them (cinc: both; mitbih: fs; ptbxl: fs)."""
-    fs, order = s.get("fs"), s.get("class_order", "kit")
-    if s["dataset"] == "cinc":
-        return {"class_order": order, **({"fs": float(fs)} if fs is not None else {})}
-    if s["dataset"] == "mitbih":
-        return {"fs": float(fs)} if fs is not None else {}
-    if s["dataset"] == "ptbxl" and fs is not None:
-        if fs not in (100, 500):
-            raise UserError(f"Expected --fs 100 or 500 for ptbxl (records100/ or records500/), got {fs:g}.")
-        return {"fs": int(fs)}
-    if fs is not None:
-        raise UserError(f"--fs applies to the cinc, mitbih and ptbxl readers, not to {s['dataset']!r}; leave it out.")
-    return {}
 
 
 def _validate_names(dataset: str, model: str, policies: Sequence[str]) -> None:
@@ -332,8 +321,8 @@ def _cmd_grid(args: argparse.Namespace, explicit: set[str]) -> int:
     _validate_names(s["dataset"], s["model"], policies)
     cfg = _experiment_config(s)
     plan_grid(policies, s["seeds"], s["model"], s["epochs"], cfg, s["dataset"])   # refuse before loading data
-    from .run import check_data_folder, grid_locked
     from .._lock import lock_folder
+    from .run import check_data_folder, grid_locked
     check_data_folder(s["dataset"], cfg.data_dir)
     with lock_folder(s["out"]) as out:    # writable and ours, before loading data
         return grid_locked(args, s, policies, cfg, out)
@@ -369,8 +358,8 @@ def _cmd_demo(args: argparse.Namespace, explicit: set[str]) -> int:
         "data_kwargs": {"n_samples": d["n_samples"], "label_flip_rate": d["label_flip_rate"],
                         "artifact_rate": d["artifact_rate"], "seed": d["seed"],
                         "duration_s": float(d.get("duration_s", 10.0))}})
-    from .run import demo_locked
     from .._lock import lock_folder
+    from .run import demo_locked
     with lock_folder(args.out) as out:    # writable and ours, before loading data
         return demo_locked(args, d, cfg, warm_up, cam_start, out, t0)
 

@@ -32,7 +32,7 @@ import yaml
 
 from .errors import UserError
 
-__all__ = ["add_data_model_args", "data_model_options", "reader_options", "split_file_sections"]
+__all__ = ["add_data_model_args", "data_model_options", "reader_options", "real_data_kwargs", "split_file_sections"]
 
 _MITBIH_FLAGS = ("context", "window_s", "lead", "val_records", "n_val_records", "n_folds", "fold",
                  "train_records", "test_records")
@@ -170,3 +170,24 @@ def split_file_sections(file: dict[str, Any], source: str) -> dict[str, Any]:
     if name is not None:
         file["model"] = name
     return {**file, "_data": data, "_model": model}
+
+
+def real_data_kwargs(s: dict[str, Any]) -> dict[str, Any]:
+    """``fs`` / ``class_order`` of a run's settings, for the readers that take them (cinc: both; mitbih, ptbxl: fs).
+
+    Example:
+        >>> real_data_kwargs({"dataset": "cinc", "fs": 250})
+        {'class_order': 'kit', 'fs': 250.0}
+    """
+    fs, order = s.get("fs"), s.get("class_order", "kit")
+    if s["dataset"] == "cinc":
+        return {"class_order": order, **({"fs": float(fs)} if fs is not None else {})}
+    if s["dataset"] == "mitbih":
+        return {"fs": float(fs)} if fs is not None else {}
+    if s["dataset"] == "ptbxl" and fs is not None:
+        if fs not in (100, 500):
+            raise UserError(f"Expected --fs 100 or 500 for ptbxl (records100/ or records500/), got {fs:g}.")
+        return {"fs": int(fs)}
+    if fs is not None:
+        raise UserError(f"--fs applies to the cinc, mitbih and ptbxl readers, not to {s['dataset']!r}; leave it out.")
+    return {}

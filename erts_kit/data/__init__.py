@@ -21,8 +21,8 @@ from .dataset import ECGData, ECGDataset
 from .demo_tree import write_mitbih_demo_tree
 from .download import download_database
 from .mitbih import DS1, DS2, load_mitbih, rr_features
-from .protocol import inter_patient_splits, record_folds
 from .normalize import zscore_per_lead
+from .protocol import inter_patient_splits, record_folds
 from .ptbxl import load_ptbxl
 from .synthetic import CLASS_EVIDENCE, SYNTHETIC_CLASSES, make_synthetic
 

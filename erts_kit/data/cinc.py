@@ -49,8 +49,17 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_int, check_range
-from ._wfdb_io import (ON_ERROR_CHOICES, RecordReadError, SignalStack, SkipReport, handle_error, prepare_signal,
-                       load_cached_records, read_record, warn_flat)
+from ._wfdb_io import (
+    ON_ERROR_CHOICES,
+    RecordReadError,
+    SignalStack,
+    SkipReport,
+    handle_error,
+    load_cached_records,
+    prepare_signal,
+    read_record,
+    warn_flat,
+)
 from .dataset import ECGData
 
 CINC_CLASSES = ["NORM", "AF", "AVB", "LBBB", "RBBB", "PVC/PAC", "ST", "OTHER"]

@@ -31,8 +31,15 @@ import pandas as pd
 from scipy.signal import resample_poly
 
 from .._validation import check_choice, check_int, check_range, format_list
-from ._wfdb_io import (RecordReadError, SkipReport, check_finite, handle_error, load_cached_records, read_annotation,
-                       read_record)
+from ._wfdb_io import (
+    RecordReadError,
+    SkipReport,
+    check_finite,
+    handle_error,
+    load_cached_records,
+    read_annotation,
+    read_record,
+)
 from .dataset import ECGData
 from .normalize import zscore_per_lead
 from .protocol import DS1, DS2, inter_patient_splits

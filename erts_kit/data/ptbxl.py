@@ -37,8 +37,18 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._validation import check_choice, format_list
-from ._wfdb_io import (ON_ERROR_CHOICES, RecordReadError, SignalStack, SkipReport, file_stamp, handle_error,
-                       load_cached_records, prepare_signal, read_record, warn_flat)
+from ._wfdb_io import (
+    ON_ERROR_CHOICES,
+    RecordReadError,
+    SignalStack,
+    SkipReport,
+    file_stamp,
+    handle_error,
+    load_cached_records,
+    prepare_signal,
+    read_record,
+    warn_flat,
+)
 from .dataset import ECGData
 
 PTBXL_CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]

@@ -33,6 +33,13 @@ Example:
     (105029, 'features.3')
 """
 from erts_kit.models.base import ECGModel
-from erts_kit.models.registry import MODELS, build_model, count_parameters, list_models, model_info, model_options
+from erts_kit.models.registry import (
+    MODELS,
+    build_model,
+    count_parameters,
+    list_models,
+    model_info,
+    model_options,
+)
 
 __all__ = ["MODELS", "ECGModel", "build_model", "count_parameters", "list_models", "model_info", "model_options"]

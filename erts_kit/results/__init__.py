@@ -15,11 +15,25 @@
 - :mod:`.detectors` / :mod:`.detect_signals`: which per-sample signal finds the corrupted samples
   (``detect_signals`` trains models and needs cleanlab; import it explicitly).
 """
-from .banner import SMOKE_TEXT, ClaimFailed, check_claim, mark_smoke, show_smoke_banner, smoke_banner
+from .banner import (
+    SMOKE_TEXT,
+    ClaimFailed,
+    check_claim,
+    mark_smoke,
+    show_smoke_banner,
+    smoke_banner,
+)
 from .detectors import detector_table, detector_verdicts
 from .examples import Example, pick_examples
 from .filters import filter_precision_recall, filter_table
-from .grid import RESULT_COLUMNS, ExperimentConfig, build_policy, plan_grid, run_grid, run_name
+from .grid import (
+    RESULT_COLUMNS,
+    ExperimentConfig,
+    build_policy,
+    plan_grid,
+    run_grid,
+    run_name,
+)
 from .paper import (
     BACKBONE_MODELS,
     COMPARE_COLUMNS,
@@ -42,7 +56,14 @@ from .tables import (
     per_class_table,
     summarise,
 )
-from .verdict import COST_COLUMNS, Verdict, beat_chance, cost_table, grid_verdicts, verdict
+from .verdict import (
+    COST_COLUMNS,
+    Verdict,
+    beat_chance,
+    cost_table,
+    grid_verdicts,
+    verdict,
+)
 
 __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "ERTS_CITATION", "PDD_CITATION",

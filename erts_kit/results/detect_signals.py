@@ -38,7 +38,7 @@ from ..data.dataset import ECGData
 from ..explain import FOCUS_SCORES, focus_score, gradcam_and_logits
 from ..models import build_model
 from ..models.inference import logits_no_grad
-from ..selection.policies import FullPolicy, ScoreCache, margins
+from ..selection.policies import CachedScores, FullPolicy, ScoreCache, margins
 from ..training import TrainConfig, train
 from ..training.checkpoint import load_checkpoint
 from .detectors import detector_table
@@ -50,7 +50,7 @@ ORIENTATION = {"erts_combined": -1, "loss": 1, "margin": -1, "aum": -1, "focus_i
 """Sign that makes each signal "higher = more suspect" as its method reads it."""
 
 
-class MarginRecorder(FullPolicy):
+class MarginRecorder(CachedScores, FullPolicy):
     """The full-data policy plus a :class:`~erts_kit.selection.policies.ScoreCache` of the training forwards.
 
     Example:
@@ -63,17 +63,6 @@ class MarginRecorder(FullPolicy):
     def __init__(self, seed: int = 42) -> None:
         super().__init__(seed)
         self.cache = ScoreCache()
-
-    def observe(self, epoch: int, indices: torch.Tensor, losses: Any, logits: torch.Tensor,
-                targets: torch.Tensor) -> None:
-        """Record the trained samples' margins (and losses) by dataset index."""
-        self.cache.record_training(epoch, indices, logits, targets)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"cache": self.cache.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.cache.load_state_dict(state["cache"])
 
 
 def _ig_maps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> torch.Tensor:

@@ -7,10 +7,10 @@ last filter epoch.
 from __future__ import annotations
 
 import json
-
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np

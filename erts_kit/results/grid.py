@@ -46,7 +46,13 @@ from .._validation import check_choice, check_int
 from ..data import DATASETS, ECGData, load_dataset
 from ..models import build_model, list_models
 from ..selection import list_policies, make_policy
-from ..training import TrainConfig, fidelity_model_kwargs, fidelity_policy_params, pick_device, train
+from ..training import (
+    TrainConfig,
+    fidelity_model_kwargs,
+    fidelity_policy_params,
+    pick_device,
+    train,
+)
 from .class_stats import class_columns
 from .filters import filter_precision_recall
 from .run_folder import RunMismatch

@@ -14,12 +14,24 @@
 - :mod:`.fidelity`: the ``fidelity`` presets, the kit's choices or the ERTS reference code's.
 """
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import SAMPLERS, SELECT_METRICS, ScheduleWarning, TrainConfig, paper_config, pick_device
+from .config import (
+    SAMPLERS,
+    SELECT_METRICS,
+    ScheduleWarning,
+    TrainConfig,
+    paper_config,
+    pick_device,
+)
 from .distributed import dist_info
 from .evaluate import check_compatible, evaluate
-from .fidelity import FIDELITIES, fidelity_model_kwargs, fidelity_policy_params, resolve_fidelity
-from .losses import LOSSES, ClassificationLoss, class_balanced_weights, make_loss
+from .fidelity import (
+    FIDELITIES,
+    fidelity_model_kwargs,
+    fidelity_policy_params,
+    resolve_fidelity,
+)
 from .loop import TrainResult, train
+from .losses import LOSSES, ClassificationLoss, class_balanced_weights, make_loss
 from .sampling import ClassBalancedSampler
 from .step import NonFiniteLossError, train_step
 

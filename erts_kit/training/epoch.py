@@ -26,8 +26,8 @@ from ..selection.log import SelectionLog
 from ..selection.scoring import ModelBatchScorer
 from .config import TrainConfig
 from .distributed import Ranks, broadcast_buffers, gather_selection
-from .fidelity import reference_passes, resolve_fidelity
 from .evaluate import evaluate
+from .fidelity import reference_passes, resolve_fidelity
 from .state import RunState
 from .step import train_step
 

@@ -10,9 +10,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.dataset import ECGData, ECGDataset
-from .losses import ClassificationLoss
 from ..metrics import compute_metrics
 from ..models.inference import logits_no_grad
+from .losses import ClassificationLoss
 
 __all__ = ["evaluate", "check_compatible"]
 

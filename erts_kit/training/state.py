@@ -24,7 +24,13 @@ from torch.utils.data.distributed import DistributedSampler
 from ..data.dataset import ECGData, ECGDataset
 from ..selection.ledger import CostLedger
 from ..selection.log import SelectionLog
-from .checkpoint import frame_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    frame_to_dict,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .config import RESUME_FREE, TrainConfig, comparable_config
 from .distributed import wrap_ddp
 from .fidelity import resolve_fidelity

@@ -37,7 +37,7 @@ Example:
     >>> make_policy("xai_dbpd", tau=0.3, phi=0.7)
     ERTSPolicy(name='xai_dbpd', phi=0.7, cam_start=3, focus='topk_mean', base=DBPDPolicy(tau=0.3, warm_up=5, start_revision=None))
 """
-from .cache import ScoreCache, margins
+from .cache import CachedScores, ScoreCache, margins
 from .cached_erts import CachedERTSPolicy
 from .common import class_keys, pick_generator
 from .erts import ERTSPolicy
@@ -56,6 +56,7 @@ __all__ = [
     "NoiseAwarePolicy",
     "SMRDPolicy",
     "SRDPolicy",
+    "CachedScores",
     "ScoreCache",
     "class_keys",
     "list_policies",

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ScoreCache", "margins"]
+__all__ = ["CachedScores", "ScoreCache", "margins"]
 
 _FLOAT_FIELDS = ("loss", "p_true", "margin", "margin_sum", "focus")
 _INT_FIELDS = ("margin_count", "trained_epoch", "scored_epoch")
@@ -149,3 +149,33 @@ class ScoreCache:
             raise ValueError(f"Expected a ScoreCache state with equal-length fields {sorted(names)}, got "
                              f"{ {k: tuple(torch.as_tensor(v).shape) for k, v in state.items()} }.")
         self._t = {k: torch.as_tensor(state[k]).clone() for k in (*_FLOAT_FIELDS, *_INT_FIELDS)}
+
+
+class CachedScores:
+    """Mixin of the policies that learn from the training forward: ``observe`` fills ``self.cache``.
+
+    The loop calls :meth:`observe` after each step with the kept samples' losses and logits; the cache
+    (tensors only) is what :meth:`state_dict` saves in ``last.pt``, so it survives a resume.
+
+    Example:
+        >>> class P(CachedScores):
+        ...     def __init__(self): self.cache = ScoreCache()
+        >>> p = P(); p.observe(0, torch.tensor([4]), None, torch.tensor([[3.0, 0.0]]), torch.tensor([0]))
+        >>> q = P(); q.load_state_dict(p.state_dict()); q.cache.get("trained_epoch", [4]).tolist()
+        [0]
+    """
+
+    cache: ScoreCache
+
+    def observe(self, epoch: int, indices: torch.Tensor, losses: torch.Tensor | None, logits: torch.Tensor,
+                targets: torch.Tensor) -> None:
+        """Cache loss, p_true, margin and AUM of the trained samples (training forward; keyed by dataset index)."""
+        self.cache.record_training(epoch, indices, logits, targets)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The score cache (tensors only: saved in ``last.pt``)."""
+        return {"cache": self.cache.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the score cache (on resume)."""
+        self.cache.load_state_dict(state["cache"])

@@ -24,13 +24,13 @@ import torch
 from ..._validation import check_int, check_range
 from ..base import BatchInfo, BatchScorer, BatchSelection, Decision
 from ..rules import erts_filter
-from .cache import ScoreCache
-from .common import _batch_size, _nan, _selection, class_keys
+from .cache import CachedScores, ScoreCache
+from .common import _batch_size, _nan, _selection, class_keys, schedule_stage
 
 __all__ = ["CachedERTSPolicy"]
 
 
-class CachedERTSPolicy:
+class CachedERTSPolicy(CachedScores):
     """XAI-DBPD from cached p_true and focus, re-scored every ``rescore_every`` epochs (module docstring).
 
     Args:
@@ -76,12 +76,8 @@ class CachedERTSPolicy:
 
     def stage(self, epoch: int) -> str:
         """``'warmup'``, ``'revision'``, ``'select'`` (cached DBPD) or ``'filter'`` (cached DBPD + focus filter)."""
-        epoch = check_int("epoch", epoch, minimum=0)
-        if epoch < self.warm_up:
-            return "warmup"
-        if self.start_revision is not None and epoch >= self.start_revision:
-            return "revision"
-        return "filter" if epoch >= self.filter_start else "select"
+        stage = schedule_stage(epoch, self.warm_up, self.start_revision)
+        return "filter" if stage == "select" and epoch >= self.filter_start else stage
 
     def is_rescore_epoch(self, epoch: int) -> bool:
         """Whether ``epoch`` pays a scoring pass: first selection epoch, first filter epoch, then every k-th."""
@@ -105,19 +101,6 @@ class CachedERTSPolicy:
         return {"name": self.name, "tau": self.tau, "phi": self.phi, "warm_up": self.warm_up, "cam_start": self.cam_start,
                 "rescore_every": self.rescore_every, "focus": self.focus_name, "start_revision": self.start_revision,
                 "seed": self.seed}
-
-    def observe(self, epoch: int, indices: torch.Tensor, losses: torch.Tensor | None, logits: torch.Tensor,
-                targets: torch.Tensor) -> None:
-        """Cache p_true (and loss, margin) of the trained samples from the training forward."""
-        self.cache.record_training(epoch, indices, logits, targets)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The score cache (tensors only: saved in ``last.pt``)."""
-        return {"cache": self.cache.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the score cache (on resume)."""
-        self.cache.load_state_dict(state["cache"])
 
     def _scores(self, epoch: int, batch: BatchInfo, scorer: BatchScorer, idx: torch.Tensor, stage: str):
         """(p_true, focus or None): fresh from the scorer in a re-score epoch (and cached), else from the cache."""

@@ -11,10 +11,25 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..._validation import check_range
+from ..._validation import check_int, check_range
 from ..base import KEPT_DECISIONS, BatchInfo, BatchSelection, Decision
 
-__all__ = ["class_floor_pick", "class_keys", "pick_generator"]
+__all__ = ["class_floor_pick", "class_keys", "pick_generator", "schedule_stage"]
+
+
+def schedule_stage(epoch: int, warm_up: int, start_revision: int | None) -> str:
+    """The PDD schedule of a 0-based epoch: ``'warmup'``, ``'revision'`` or ``'select'``.
+
+    Example:
+        >>> [schedule_stage(e, warm_up=2, start_revision=4) for e in range(5)]
+        ['warmup', 'warmup', 'select', 'select', 'revision']
+    """
+    epoch = check_int("epoch", epoch, minimum=0)
+    if epoch < warm_up:
+        return "warmup"
+    if start_revision is not None and epoch >= start_revision:
+        return "revision"
+    return "select"
 
 
 def pick_generator(seed: int, epoch: int, step: int) -> torch.Generator:

@@ -33,13 +33,13 @@ import torch
 
 from ..._validation import check_choice, check_int, check_range
 from ..base import BatchInfo, BatchScorer, BatchSelection, Decision
-from .cache import ScoreCache
-from .common import _batch_size, _selection, pick_generator
+from .cache import CachedScores, ScoreCache
+from .common import _batch_size, _selection, pick_generator, schedule_stage
 
 __all__ = ["InfoBatchPolicy", "NoiseAwarePolicy"]
 
 
-class InfoBatchPolicy:
+class InfoBatchPolicy(CachedScores):
     """InfoBatch-style pruning of well-learned samples from cached training losses (module docstring).
 
     Args:
@@ -77,12 +77,7 @@ class InfoBatchPolicy:
     # -- schedule ------------------------------------------------------------------------------
     def stage(self, epoch: int) -> str:
         """``'warmup'``, ``'revision'`` (annealing) or ``'select'`` for a 0-based epoch index."""
-        epoch = check_int("epoch", epoch, minimum=0)
-        if epoch < self.warm_up:
-            return "warmup"
-        if self.start_revision is not None and epoch >= self.start_revision:
-            return "revision"
-        return "select"
+        return schedule_stage(epoch, self.warm_up, self.start_revision)
 
     def needs_scoring(self, epoch: int) -> bool:
         """Never: decisions come from the cache."""
@@ -98,11 +93,6 @@ class InfoBatchPolicy:
                 "start_revision": self.start_revision, "seed": self.seed}
 
     # -- the cache -----------------------------------------------------------------------------
-    def observe(self, epoch: int, indices: torch.Tensor, losses: torch.Tensor | None, logits: torch.Tensor,
-                targets: torch.Tensor) -> None:
-        """Cache loss, p_true and margin of the trained samples (training forward; keyed by dataset index)."""
-        self.cache.record_training(epoch, indices, logits, targets)
-
     def threshold(self, epoch: int) -> float:
         """Mean cached loss at the start of ``epoch`` (fixed for the whole epoch)."""
         if self._threshold[0] != epoch:
@@ -111,12 +101,12 @@ class InfoBatchPolicy:
 
     def state_dict(self) -> dict[str, Any]:
         """The cache and the epoch's threshold (tensors only: saved in ``last.pt``)."""
-        return {"cache": self.cache.state_dict(),
+        return {**super().state_dict(),
                 "threshold": torch.tensor([float(self._threshold[0]), self._threshold[1]], dtype=torch.float64)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict` (on resume)."""
-        self.cache.load_state_dict(state["cache"])
+        super().load_state_dict(state)
         t = torch.as_tensor(state["threshold"], dtype=torch.float64)
         self._threshold = (int(t[0]), float(t[1]))
 

@@ -14,7 +14,14 @@ import torch
 from ..._validation import check_int, check_range
 from ..base import BatchInfo, BatchScorer, BatchSelection, Decision
 from ..rules import dbpd_candidates, dbpd_rescue, smrd_pick, srd_count
-from .common import _apply_floor, _batch_size, _selection, class_keys, pick_generator
+from .common import (
+    _apply_floor,
+    _batch_size,
+    _selection,
+    class_keys,
+    pick_generator,
+    schedule_stage,
+)
 
 __all__ = ["DBPDPolicy", "SMRDPolicy", "SRDPolicy"]
 
@@ -54,12 +61,7 @@ class _PDDPolicy:
 
     def stage(self, epoch: int) -> str:
         """``'warmup'``, ``'revision'`` or ``'select'`` for a 0-based epoch index."""
-        epoch = check_int("epoch", epoch, minimum=0)
-        if epoch < self.warm_up:
-            return "warmup"
-        if self.start_revision is not None and epoch >= self.start_revision:
-            return "revision"
-        return "select"
+        return schedule_stage(epoch, self.warm_up, self.start_revision)
 
     def needs_scoring(self, epoch: int) -> bool:
         """Whether ``select`` will ask the scorer for ``p_true`` in this epoch."""

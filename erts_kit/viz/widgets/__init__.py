@@ -23,8 +23,15 @@ The modules (each imports only the ones above it):
 - :mod:`.threshold`: :func:`threshold_explorer` and the functions behind it.
 """
 from .common import STATIC_ENV, Explorer, static_requested
-from .kept_vs_dropped import CamSource as CamSource  # type of the explorer's ``cams``; importable here as before
-from .kept_vs_dropped import describe_sample, kept_vs_dropped_explorer, pick_pair, render_pair
+from .kept_vs_dropped import (
+    CamSource as CamSource,  # type of the explorer's ``cams``; importable here as before
+)
+from .kept_vs_dropped import (
+    describe_sample,
+    kept_vs_dropped_explorer,
+    pick_pair,
+    render_pair,
+)
 from .threshold import render_threshold, threshold_explorer, would_keep_counts
 
 __all__ = [
