@@ -75,9 +75,19 @@ WIDTH = 8 if SMOKE else 16              # small_cnn channels of its first block
 # A wrong type or value stops here with a message naming the parameter; this also seeds every RNG.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="09_real_beats")
+P = erts_kit.course.params.check_params(globals(), notebook="09_real_beats")
+
+# %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md).) The [AAMI classes](../docs/glossary.md#aami-classes) N, S, V, F, Q;
+# the [RR interval](../docs/glossary.md#rr-interval) and the RR features built from it; the
+# [DS1 / DS2 inter-patient split](../docs/glossary.md#ds1--ds2-inter-patient-split) (whole records, never beats of
+# one patient on both sides); [macro-F1](../docs/glossary.md#macro-f1) (here over N, S, V, F: Q is reported, not
+# averaged); [validation and test splits](../docs/glossary.md#validation--test-split-best-validation-checkpoint);
+# and the per-class sensitivity (Se: share of a class's beats found) and positive predictivity (+P: share of the
+# beats called that class that really are) of the AAMI EC57 report.
 
 # %% [markdown]
 # ## Imports

@@ -84,9 +84,20 @@ POLICY_WARM_UP = 1 if SMOKE else 2   # warm-up epochs of the selection policies 
 # device.
 
 # %%
-import erts_kit.params
+import erts_kit.course.params
 
-P = erts_kit.params.check_params(globals(), notebook="10_detectors")
+P = erts_kit.course.params.check_params(globals(), notebook="10_detectors")
+
+# %% [markdown]
+# ## Words used in this notebook
+# (All in the [glossary](../docs/glossary.md).) [Corruption: flipped label, artefact](../docs/glossary.md#corruption-flipped-label-artefact);
+# [p_true](../docs/glossary.md#logits-softmax-p_true), [focus](../docs/glossary.md#focus-top-decile-mean) and the
+# [ERTS](../docs/glossary.md#erts) combined score; [AUROC](../docs/glossary.md#balanced-accuracy-auroc) (here: the
+# chance that a corrupted sample is ranked above a clean one; 0.5 is chance);
+# [macro-F1](../docs/glossary.md#macro-f1), [wall-clock](../docs/glossary.md#wall-clock) and
+# [compute-equivalent epochs](../docs/glossary.md#compute-equivalent-epochs). New here: the margin (true-class logit
+# minus the largest other logit), AUM (its average over the epochs a sample was trained on, Pleiss et al. 2020) and
+# confident learning (cleanlab: labels that out-of-fold predicted probabilities disagree with).
 
 # %% [markdown]
 # ## Imports
