@@ -34,12 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError, error_line, require_lists
-from .options import (
-    add_data_model_args,
-    data_model_options,
-    real_data_kwargs,
-    split_file_sections,
-)
+from .options import add_data_model_args, data_model_options, real_data_kwargs, split_file_sections
 
 __all__ = ["build_parser", "load_config", "main"]
 
