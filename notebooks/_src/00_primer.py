@@ -3,6 +3,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/00_primer.ipynb)
 #
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 12 s; default 11 s. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - what one heartbeat looks like on an ECG: the **P wave**, the **QRS complex** and the **T wave**, and the
 #   intervals measured between them (**PR**, **QRS**, **QT**, **RR**);

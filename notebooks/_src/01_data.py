@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/01_data.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 50 s; default 40 s. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 14 s; default 40 s. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - what the kit's synthetic 12-lead ECG set contains: six classes, their balance, and where the

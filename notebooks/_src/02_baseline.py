@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/02_baseline.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 81 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 20 s; default ≈ 11 min (extrapolated: 30 x a 1-epoch run of 22 s). On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - how to train an ECG classifier with one call, `erts_kit.training.train`, on a GPU when there is one;

@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/03_gradcam.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 94 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 15 s; default ≈ 6 min (extrapolated: 15 x a 1-epoch run of 23 s). On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - what Grad-CAM computes on a 1-D ECG network, and the one Captum call that gives it;

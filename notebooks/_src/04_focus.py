@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/04_focus.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 87 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 16 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - what ERTS's focus score (mean of the top decile of a min-max normalised Grad-CAM map) rewards, on hand-made

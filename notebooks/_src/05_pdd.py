@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/05_pdd.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 99 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 13 s; default ≈ 12 min (extrapolated: 30 x a 1-epoch run of 23 s). On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - the idea of Progressive Data Dropout (PDD): batch by batch, only some samples get a gradient update;

@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/06_erts.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 108 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 15 s; default ≈ 23 min (extrapolated: 30 x a 1-epoch run of 46 s). On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - how ERTS filters the samples a PDD variant would keep: `combined = (1 - p_true) * focus`, keep the top

@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/07_kept_vs_dropped.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 80 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 17 s; default ≈ 4 min (extrapolated: 12 x a 1-epoch run of 18 s). On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - how to read a run's selection log: for every epoch and every training sample, `p_true`, `focus`, `combined`

@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/08_results.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 108 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 16 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - what the ERTS paper publishes: macro-F1 and effective epochs (EE) of its best PDD variant and of ERTS, on

@@ -3,6 +3,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/09_real_beats.ipynb)
 #
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 13 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - why a beat classifier must be scored on *patients it never saw*: the same model, trained and scored
 #   once with beats of every record mixed at random (intra-patient) and once with whole records held out

@@ -3,6 +3,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/10_detectors.ipynb)
 #
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 15 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+#
 # **What you will learn**
 # - how to measure whether a per-sample signal finds corrupted training samples: AUROC and precision at the true
 #   corruption rate, by kind of corruption and by class, at several points of training;
