@@ -18,25 +18,24 @@ def _seed_everything():
     yield
 
 
+def _real_data_dir(variable: str, what: str) -> Path:
+    """The folder an environment variable names; skip the test without it, fail if it is not a folder."""
+    value = os.environ.get(variable)
+    if not value:
+        pytest.skip(f"{variable} is not set: no real {what} records on this machine")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"{variable}={value} is not a folder")
+    return path
+
+
 @pytest.fixture
 def mitdb_dir() -> Path:
     """Folder of real MIT-BIH records named by ERTS_KIT_MITDB_DIR; the test is skipped without it."""
-    value = os.environ.get("ERTS_KIT_MITDB_DIR")
-    if not value:
-        pytest.skip("ERTS_KIT_MITDB_DIR is not set: no real MIT-BIH records on this machine")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.fail(f"ERTS_KIT_MITDB_DIR={value} is not a folder")
-    return path
+    return _real_data_dir("ERTS_KIT_MITDB_DIR", "MIT-BIH")
 
 
 @pytest.fixture
 def cinc_dir() -> Path:
     """Folder of real PhysioNet/CinC records named by ERTS_KIT_CINC_DIR; the test is skipped without it."""
-    value = os.environ.get("ERTS_KIT_CINC_DIR")
-    if not value:
-        pytest.skip("ERTS_KIT_CINC_DIR is not set: no real CinC records on this machine")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.fail(f"ERTS_KIT_CINC_DIR={value} is not a folder")
-    return path
+    return _real_data_dir("ERTS_KIT_CINC_DIR", "CinC")
