@@ -43,6 +43,9 @@ def test_bench_maxpool_finds_identical_values_and_gradients():
     ("bench_synthetic.py", ["--quick", "--repeat", "1"], "| 2,000 | 12 | 1000 | 100 |"),
     ("bench_fidelity.py", ["--smoke"], "Paired by seed, reference - kit"),
     ("bench_policies.py", ["--smoke"], "## Macro-F1 (test) difference vs full, paired by seed"),
+    ("bench_policies.py", ["--smoke", "--dataset", "mitbih", "--policies", "full", "infobatch",
+                           "--variants", "infobatch:prune_ratio=0.8,warm_up=1"],
+     "| infobatch[prune_ratio=0.8,warm_up=1] | 0, 1 |"),
     ("bench_detectors.py", ["--smoke"], "### Verdicts (every training sample)"),
     ("bench_mitbih.py", ["--smoke", "--threads", "1"], "xai_dbpd vs full, macro-F1 difference"),
 ])

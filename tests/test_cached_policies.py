@@ -126,6 +126,64 @@ def test_cached_scores_survive_resume(tmp_path, name, kw):
     assert straight.history["kept"].tolist() == resumed.history["kept"].tolist()
 
 
+@pytest.mark.parametrize("name,kw", [("infobatch", {}), ("noise_aware", {"drop_share": 0.2})])
+def test_epoch_pruning_batches_only_the_kept_samples_and_logs_the_pruned(monkeypatch, name, kw):
+    import erts_kit.training.epoch as epoch_mod
+    steps: dict[str, list[int]] = {}
+
+    def counting(where):
+        real = epoch_mod.train_step
+
+        def step(*args, **kwargs):
+            steps.setdefault(where, []).append(args[13])   # the epoch
+            return real(*args, **kwargs)
+        return step
+
+    runs = {}
+    for where in ("epoch", "batch"):
+        monkeypatch.setattr(epoch_mod, "train_step", counting(where))
+        runs[where] = _run(make_policy(name, warm_up=1, prune_ratio=0.8, prune_at=where, **kw), 3)
+        monkeypatch.undo()
+    data, res = runs["epoch"]
+    train_idx = np.sort(data.splits["train"])
+    n_batches = -(-len(train_idx) // 8)
+    per_epoch = {w: np.bincount(steps[w], minlength=3) for w in steps}
+    assert per_epoch["batch"].tolist() == [n_batches] * 3           # masking within batches: every step still runs
+    assert per_epoch["epoch"][0] == n_batches                        # warm-up: every sample
+    log = res.selection_log
+    for e in (1, 2):
+        rows = log.epoch(e)
+        assert np.array_equal(np.sort(rows["index"].to_numpy()), train_idx)   # every sample decided, once
+        kept = int(res.history.loc[e, "kept"])
+        decisions = rows["decision"].astype(str)
+        assert kept == int((decisions == "KEPT").sum()) < len(train_idx)
+        assert per_epoch["epoch"][e] == -(-kept // 8)                 # only the kept samples are batched
+        assert set(decisions[decisions != "KEPT"]) <= {"DROPPED_CONFIDENT", "DROPPED_LOW_FOCUS"}
+    assert res.history["kept_frac"].iloc[1] == pytest.approx(res.history["kept"].iloc[1] / len(train_idx))
+
+
+def test_plan_epoch_prunes_like_the_batch_rule_and_select_follows_the_plan():
+    p = InfoBatchPolicy(prune_ratio=0.5, warm_up=1, seed=3)
+    n = 400
+    logits = torch.zeros(n, 2)
+    logits[:, 0] = torch.linspace(-3, 3, n)
+    p.observe(0, torch.arange(n), None, logits, torch.zeros(n, dtype=torch.long))
+    idx = torch.arange(n)
+    plan = p.plan_epoch(1, idx)
+    low = p.cache.get("loss", idx) < p.threshold(1)
+    assert plan.keep[~low].all() and 0.4 < (~plan.keep[low]).float().mean() < 0.6
+    assert torch.equal(plan.scale[low & plan.keep], torch.full((int((low & plan.keep).sum()),), 2.0))
+    kept = idx[plan.keep][torch.randperm(int(plan.keep.sum()))[:16]]    # a batch of kept samples, any order
+    b = BatchInfo(x=torch.zeros(16, 1, 4), y=torch.zeros(16, dtype=torch.long), indices=kept, step=0)
+    s = p.select(1, b, None)
+    assert s.keep.all() and torch.equal(s.scale, plan.scale[kept])
+    outside = BatchInfo(x=torch.zeros(1, 1, 4), y=torch.zeros(1, dtype=torch.long), indices=torch.tensor([n + 5]),
+                        step=1)
+    with pytest.raises(RuntimeError, match="outside epoch 1's plan"):
+        p.select(1, outside, None)
+    assert InfoBatchPolicy(prune_at="batch").plan_epoch(1, idx) is None
+
+
 def test_cached_erts_pays_scoring_only_in_rescore_epochs():
     pol = make_policy("cached_erts", warm_up=1, cam_start=1, rescore_every=2)
     data, res = _run(pol, 6)

@@ -84,3 +84,17 @@ def test_lint_names_missing_parameters_and_a_non_bool_smoke():
     problems = lint_notebook(nb)
     assert problems == ["parameters cell does not define ['DATASET', 'DATA_DIR', 'MODEL', 'POLICY', 'EPOCHS']",
                         "parameters cell must set SMOKE to True or False, got SMOKE = 1"]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_detectors_notebook_runs_its_mitbih_part_on_record_folds(tmp_path, monkeypatch):
+    """DATASET="mitbih" adds MIT-BIH to both parts: a demo tree here (no folder named), record-wise folds."""
+    monkeypatch.delenv("ERTS_KIT_MITDB_DIR", raising=False)
+    path = next(p for p in NOTEBOOKS if p.stem == "10_detectors")
+    results = run_smoke(path, tmp_path, {"DATASET": "mitbih"})
+    assert results["status"].tolist() == ["ok"]
+    text = "".join(str(o.get("text", "")) for c in nbformat.read(results["output"].iloc[0], as_version=4).cells
+                   for o in c.get("outputs", []))
+    assert "MIT-BIH source: demo tree" in text
+    assert "\nmitbih:\n" in text and "\nsynthetic:\n" in text   # the verdict of each policy grid

@@ -9,7 +9,8 @@ from fixtures_wfdb import make_mitbih_beats_tree
 import erts_kit.cli.commands as cli
 from erts_kit.cli.commands import build_parser, main
 from erts_kit.data.mitbih import load_mitbih
-from erts_kit.data.protocol import DS1, DS2, inter_patient_splits, record_folds
+from erts_kit.data import ECGData
+from erts_kit.data.protocol import DS1, DS2, held_out_fold, inter_patient_splits, record_folds
 
 
 @pytest.mark.parametrize("k, seed", [(2, 0), (3, 1), (5, 7), (22, 3)])
@@ -137,3 +138,49 @@ def test_train_command_runs_mitbih_with_rr_aux_end_to_end(capsys, tmp_path):
     settings = json.loads((out / "full_seed0" / "settings.json").read_text())
     assert settings["n_aux"] == 4 and settings["model_kwargs"] == {"width": 8}
     assert settings["data"]["aux"] == ["pre_rr_rel", "post_rr_rel", "local_rr_rel", "record_rr"]
+
+
+def _records_data(n_records: int = 6, per_record: int = 30) -> ECGData:
+    rec = np.repeat([f"r{i}" for i in range(n_records)], per_record)
+    labels = np.tile(np.r_[np.zeros(per_record - 6, int), np.ones(4, int), np.full(2, 2)], n_records)
+    meta = pd.DataFrame({"record": rec, "symbol": np.array(["N", "V", "Q"])[labels]})
+    return ECGData(np.arange(len(rec), dtype=np.float32)[:, None, None].repeat(4, 2), labels, ["N", "V", "Q"],
+                   100, meta=meta)
+
+
+def test_held_out_fold_tests_on_whole_unseen_records_and_validates_on_the_others():
+    d = _records_data()
+    seen_test = []
+    for fold in range(3):
+        f = held_out_fold(d, fold, 3, seed=1, val_share=0.2, max_majority_per_record=10, drop_from_train=("Q",))
+        rec = f.meta["record"].to_numpy()
+        test_recs = set(rec[f.splits["test"]])
+        assert len(test_recs) == 2 and not test_recs & set(rec[np.r_[f.splits["train"], f.splits["val"]]])
+        assert len(f.splits["test"]) == 2 * 30          # the test fold is never thinned
+        fit = np.r_[f.splits["train"], f.splits["val"]]
+        assert 2 not in f.labels[fit]                  # Q left out of train and validation only
+        assert (f.labels[f.splits["test"]] == 2).sum() == 4
+        n_per_rec = pd.Series(rec[fit][f.labels[fit] == 0]).value_counts()
+        assert (n_per_rec == 10).all() and len(n_per_rec) == 4     # N capped at 10 per training record
+        assert (f.labels[fit] == 1).sum() == 16                      # every V beat kept
+        assert len(f.splits["val"]) == int(np.ceil(0.2 * len(fit)))   # sklearn rounds the test share up
+        # the subset points back at the original samples (the signal holds the original index)
+        assert np.array_equal(f.signals[:, 0, 0].astype(int), f.meta["orig_index"].to_numpy())
+        seen_test += sorted(test_recs)
+    assert sorted(seen_test) == sorted(set(d.meta["record"]))     # every record is tested exactly once
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"fold": 3}, "Expected fold in 0..2"),
+    ({"fold": 0, "val_share": 0.7}, "val_share in"),
+    ({"fold": 0, "drop_from_train": ("X",)}, "unknown classes"),
+])
+def test_held_out_fold_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        held_out_fold(_records_data(), n_folds=3, **kwargs)
+
+
+def test_held_out_fold_needs_a_record_column():
+    d = ECGData(np.zeros((4, 1, 4), np.float32), [0, 1, 0, 1], ["a", "b"], 100)
+    with pytest.raises(ValueError, match="'record' column"):
+        held_out_fold(d, 0)

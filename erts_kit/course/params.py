@@ -163,6 +163,7 @@ PARAMETER_RULES: dict[str, Rule] = {
     "PAPER_LOSSES": Rule("bool"),
     "COMPARE": Rule("list", item=Rule("choice", choices=_policies)),
     "POLICIES": Rule("list", item=Rule("choice", choices=_policies)),
+    "VARIANTS": Rule("list", item=Rule("str")),     # "policy:key=value,..." (results.paired_grid.parse_variant)
     "SEEDS": Rule("list", item=Rule("int", 0)),
     "BACKBONES": Rule("list", item=Rule("choice", choices=_models)),
 }

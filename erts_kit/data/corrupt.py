@@ -9,6 +9,9 @@ records both in ``meta`` with the same columns as the synthetic benchmark (``lab
 Artefact amplitudes are in mV (the synthetic benchmark's units): inject into signals in mV (e.g.
 ``load_mitbih(..., normalize=False)``) and let ``normalize=True`` z-score each window afterwards, as
 the readers do; injected into z-scored windows the same artefact is several times larger.
+
+:func:`corrupted_record_folds` does both steps for record-wise cross-validation: the folds of
+:func:`erts_kit.data.protocol.held_out_fold`, each with corruption injected into its training split only.
 """
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ import pandas as pd
 from .._validation import check_choice, check_int, check_range
 from .dataset import ECGData
 from .normalize import zscore_per_lead
+from .protocol import held_out_fold
 from .synthetic_leads import LEAD_ALIASES, STANDARD_LEADS
 from .synthetic_noise import ARTIFACT_KINDS, apply_artifact
 
-__all__ = ["inject_corruption"]
+__all__ = ["corrupted_record_folds", "inject_corruption"]
 
 
 def _artifact_leads(data: ECGData) -> list[str]:
@@ -105,3 +109,41 @@ def inject_corruption(data: ECGData, label_flip_rate: float = 0.1, artifact_rate
     return ECGData(signals=signals, labels=label, class_names=list(data.class_names), fs=data.fs,
                    lead_names=data.lead_names, meta=meta, splits={k: np.asarray(v) for k, v in data.splits.items()},
                    evidence_mask=data.evidence_mask, name=f"{data.name}+corrupted")
+
+
+def corrupted_record_folds(data: ECGData, n_folds: int = 3, label_flip_rate: float = 0.1,
+                           artifact_rate: float = 0.1, seed: int = 0, *, val_share: float = 0.1,
+                           max_majority_per_record: int | None = None,
+                           drop_from_train: Sequence[str] = ()) -> list[ECGData]:
+    """Record-wise folds (:func:`~erts_kit.data.protocol.held_out_fold`) with corruption in each training split.
+
+    Fold ``i`` tests on its own records (clean, every sample) and trains on the other records' samples,
+    ``label_flip_rate`` of them with a flipped label and ``artifact_rate`` with a heavy artefact
+    (:func:`inject_corruption`, seeded ``seed + i``); validation stays clean.
+
+    Args:
+        data: signals in mV (e.g. ``load_mitbih(root, records=DS1, normalize=False)``) with ``meta["record"]``.
+        n_folds: number of record-wise folds.
+        label_flip_rate, artifact_rate: corruption of each training split, as in :func:`inject_corruption`.
+        seed: seeds the folds, the validation draw, the thinning and the corruption.
+        val_share, max_majority_per_record, drop_from_train: as in :func:`~erts_kit.data.protocol.held_out_fold`.
+
+    Returns:
+        ``n_folds`` ECGData, z-scored per window and lead, each with train / val / test splits.
+
+    Example:
+        >>> rec = np.repeat(["a", "b", "c", "d"], 10)
+        >>> x = np.random.default_rng(0).standard_normal((40, 1, 100)).astype("float32")
+        >>> d = ECGData(x, np.arange(40) % 2, ["N", "V"], 100, meta=pd.DataFrame({"record": rec}))
+        >>> folds = corrupted_record_folds(d, 2, 0.25, 0.0, seed=0)
+        >>> [int(f.meta.loc[f.splits["train"], "flipped"].sum()) for f in folds]
+        [4, 4]
+        >>> [int(f.meta.loc[f.splits["test"], "corrupted"].sum()) for f in folds]
+        [0, 0]
+    """
+    out = []
+    for i in range(n_folds):
+        fold = held_out_fold(data, i, n_folds, seed=seed, val_share=val_share,
+                             max_majority_per_record=max_majority_per_record, drop_from_train=drop_from_train)
+        out.append(inject_corruption(fold, label_flip_rate, artifact_rate, seed=seed + i))
+    return out

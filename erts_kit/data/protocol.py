@@ -10,6 +10,9 @@ recognise the patient instead of the arrhythmia, and its scores do not carry ove
 * :func:`inter_patient_splits`: the ``{"train", "val", "test"}`` dataset indices from each sample's
   record, with validation as a fixed record list or one fold of :func:`record_folds` over the
   training records. An empty split raises, naming the records.
+* :func:`held_out_fold`: cross-validation inside one set of records (e.g. DS1 when DS2 is not at
+  hand): fold ``i`` of :func:`record_folds` is the test split, validation is a share of the other
+  records' beats, so checkpoints are chosen without looking at a held-out patient.
 
 Example:
     >>> record_folds(["a", "b", "c", "d", "e"], k=2, seed=0)
@@ -18,13 +21,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .._validation import check_int, format_list
 
-__all__ = ["DS1", "DS2", "inter_patient_splits", "record_folds"]
+if TYPE_CHECKING:
+    from .dataset import ECGData
+
+__all__ = ["DS1", "DS2", "held_out_fold", "inter_patient_splits", "record_folds"]
 
 DS1: tuple[str, ...] = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
                         "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")
@@ -167,3 +174,90 @@ def inter_patient_splits(record_of: Sequence[str] | np.ndarray, train_records: S
     if test:
         splits["test"] = _take(rec, test)
     return splits
+
+
+def _cap_majority(rec: np.ndarray, labels: np.ndarray, ids: np.ndarray, cap: int, rng: np.random.Generator
+                  ) -> np.ndarray:
+    """``ids`` with at most ``cap`` samples of the most frequent class per record (the others all kept)."""
+    major = int(np.bincount(labels[ids]).argmax())
+    keep = [ids[labels[ids] != major]]
+    for r in np.unique(rec[ids]):
+        m = ids[(rec[ids] == r) & (labels[ids] == major)]
+        keep.append(rng.permutation(m)[:cap])
+    return np.sort(np.concatenate(keep))
+
+
+def held_out_fold(data: "ECGData", fold: int, n_folds: int = 3, *, seed: int = 0, val_share: float = 0.1,
+                  max_majority_per_record: int | None = None, drop_from_train: Sequence[str] = (),
+                  strata: str = "symbol") -> "ECGData":
+    """Record-wise cross-validation inside the loaded records: fold ``fold`` is the test split.
+
+    The records are dealt into ``n_folds`` folds by :func:`record_folds`, balanced over
+    ``data.meta[strata]`` (beat annotation symbols for MIT-BIH; falls back to the class labels). The
+    test split holds every sample of fold ``fold``'s records; train and validation come from the other
+    records only: validation is a random ``val_share`` of their samples (stratified by class, seeded),
+    so the checkpoint is chosen without a held-out patient's beat. For CPU budgets,
+    ``max_majority_per_record`` keeps at most that many samples of the most frequent class (N beats)
+    per training record; the test split is never thinned.
+
+    Args:
+        data: samples with ``meta["record"]`` (e.g. ``load_mitbih(root, records=DS1, ...)``).
+        fold: the held-out fold, 0-based.
+        n_folds: number of record-wise folds (2 or more).
+        seed: seeds the folds, the validation draw and the thinning.
+        val_share: share of the training records' samples used for validation, in (0, 0.5].
+        max_majority_per_record: cap on majority-class samples per training record (None: all).
+        drop_from_train: class names left out of train and validation (e.g. ``("Q",)``).
+        strata: meta column the folds are balanced over.
+
+    Returns:
+        A new ECGData (a subset; ``meta["orig_index"]`` points back) with splits train / val / test.
+
+    Raises:
+        ValueError: no ``record`` column, a fold out of range, too few records, or a bad share.
+
+    Example:
+        >>> from erts_kit.data import ECGData
+        >>> rec = np.repeat(["a", "b", "c", "d"], 10)
+        >>> d = ECGData(np.zeros((40, 1, 8), np.float32), np.arange(40) % 2, ["N", "V"], 100,
+        ...             meta=pd.DataFrame({"record": rec}))
+        >>> f = held_out_fold(d, fold=0, n_folds=2, val_share=0.2)
+        >>> sorted(set(f.meta.loc[f.splits["test"], "record"])), len(f.splits["train"]), len(f.splits["val"])
+        (['b', 'c'], 16, 4)
+    """
+    from sklearn.model_selection import train_test_split
+
+    if "record" not in data.meta.columns:
+        raise ValueError("Expected data.meta to have a 'record' column (the patient of each sample), found "
+                         f"columns {list(data.meta.columns)}: load the data with a reader that records it "
+                         "(load_mitbih, load_cinc2020).")
+    check_int("fold", fold, minimum=0)
+    if fold >= n_folds:
+        raise ValueError(f"Expected fold in 0..{n_folds - 1} for n_folds={n_folds}, got {fold}.")
+    if not 0.0 < val_share <= 0.5:
+        raise ValueError(f"Expected val_share in (0, 0.5], got {val_share}.")
+    unknown = sorted(set(drop_from_train) - set(data.class_names))
+    if unknown:
+        raise ValueError(f"drop_from_train names unknown classes {unknown}; the classes are {data.class_names}.")
+    rec = data.meta["record"].astype(str).to_numpy()
+    labels = np.asarray(data.labels)
+    stratum = data.meta[strata].astype(str).to_numpy() if strata in data.meta.columns else labels
+    counts = pd.crosstab(pd.Series(rec, name="record"), pd.Series(stratum, name="stratum"))
+    test_records = record_folds(sorted(set(rec)), n_folds, seed, counts)[fold]
+    test = np.flatnonzero(np.isin(rec, test_records))
+    dropped = [data.class_names.index(c) for c in drop_from_train]
+    pool = np.flatnonzero(~np.isin(rec, test_records) & ~np.isin(labels, dropped))
+    rng = np.random.default_rng(seed)
+    if max_majority_per_record is not None:
+        check_int("max_majority_per_record", max_majority_per_record, minimum=1)
+        pool = _cap_majority(rec, labels, pool, max_majority_per_record, rng)
+    try:
+        train, val = train_test_split(pool, test_size=val_share, random_state=seed, stratify=labels[pool])
+    except ValueError:  # a class with a single sample: a plain random draw
+        train, val = train_test_split(pool, test_size=val_share, random_state=seed)
+    keep = np.concatenate([np.sort(train), np.sort(val), test])
+    out = data.subset(keep, name=data.name)
+    n_tr, n_va = len(train), len(val)
+    out.splits = {"train": np.arange(n_tr), "val": np.arange(n_tr, n_tr + n_va),
+                  "test": np.arange(n_tr + n_va, len(keep))}
+    return out

@@ -12,6 +12,8 @@
 - :mod:`.run_folder`: a run folder's files; :func:`open_run` refuses a run trained on other data.
 - :mod:`.stats`: differences vs full paired by seed, with 95% intervals, and the wall-clock ratio
   (its ``verdict`` is exported here as ``paired_verdict``);
+- :mod:`.paired_grid`: :func:`run_paired_grid` (policies and their variants, seed by seed, over
+  folds, with CPU seconds) and :func:`average_folds` (one row per policy and seed);
 - :mod:`.detectors` / :mod:`.detect_signals`: which per-sample signal finds the corrupted samples
   (``detect_signals`` trains models and needs cleanlab; import it explicitly).
 """
@@ -34,6 +36,7 @@ from .grid import (
     run_grid,
     run_name,
 )
+from .paired_grid import average_folds, parse_variant, run_paired_grid
 from .paper import (
     BACKBONE_MODELS,
     COMPARE_COLUMNS,
@@ -68,10 +71,10 @@ from .verdict import (
 __all__ = [
     "BACKBONE_MODELS", "COLUMN_HELP", "COMPARE_COLUMNS", "COST_COLUMNS", "ERTS_CITATION", "PDD_CITATION",
     "PUBLISHED_RESULTS", "RESULT_COLUMNS", "SMOKE_TEXT", "ClaimFailed", "DataMismatch", "Example", "ExperimentConfig",
-    "Verdict", "beat_chance", "build_policy", "check_claim", "compare_with_published", "comparison_table",
+    "Verdict", "average_folds", "beat_chance", "build_policy", "check_claim", "compare_with_published", "comparison_table",
     "confusion_tables", "cost_table", "detector_table", "detector_verdicts", "filter_precision_recall",
     "filter_table", "grid_verdicts", "load_histories", "mark_smoke", "markdown_table", "open_run",
-    "paired_differences", "paired_interval", "paired_table", "paired_verdict", "per_class_table", "pick_examples",
-    "plan_grid", "published_results", "run_grid", "run_name", "show_smoke_banner", "smoke_banner", "summarise",
+    "paired_differences", "paired_interval", "paired_table", "paired_verdict", "parse_variant", "per_class_table",
+    "pick_examples", "plan_grid", "published_results", "run_grid", "run_paired_grid", "run_name", "show_smoke_banner", "smoke_banner", "summarise",
     "verdict", "write_report",
 ]

@@ -110,6 +110,7 @@ class ExperimentConfig:
     start_revision: int | None = None
     focus: str = "topk_mean"
     prune_ratio: float = 0.5          # infobatch, noise_aware
+    prune_at: str = "epoch"           # infobatch, noise_aware: prune before batching ("epoch") or within ("batch")
     rescore_every: int = 3            # cached_erts
     drop_share: float = 0.1           # noise_aware
     data_dir: str | None = None
@@ -183,7 +184,7 @@ def build_policy(name: str, config: ExperimentConfig | Mapping[str, Any] | None 
     check_choice("policy", key, list_policies())
     takes = set(make_policy(key).params())
     params = {k: getattr(cfg, k) for k in ("tau", "phi", "gamma", "warm_up", "cam_start", "start_revision", "focus",
-                                           "prune_ratio", "rescore_every", "drop_share") if k in takes}
+                                           "prune_ratio", "prune_at", "rescore_every", "drop_share") if k in takes}
     if cfg.class_floor and key != "full":   # shown in params() only when set
         params["class_floor"] = cfg.class_floor
     return make_policy(key, seed=seed, **params, **fidelity_policy_params(key, cfg.fidelity))

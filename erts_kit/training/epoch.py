@@ -4,7 +4,9 @@ Per batch: ``BatchInfo`` -> a lazy ``ModelBatchScorer`` (scores only what the po
 charges the cost ledger) -> ``policy.select`` -> the selection log -> a training forward + backward on
 the kept samples only (:func:`~erts_kit.training.step.train_step`) -> ``policy.observe(epoch, indices,
 losses, logits, targets)`` with the kept samples' per-sample losses and logits of that training forward,
-keyed by dataset index (only for a policy that has ``observe``; it costs no pass). The full-data
+keyed by dataset index (only for a policy that has ``observe``; it costs no pass). A policy with
+``plan_epoch`` (InfoBatch, noise-aware) may decide for every sample before the epoch: then only the kept
+samples are batched (fewer, full batches) and the pruned ones go straight to the selection log. The full-data
 policy never asks for a score, so it pays no scoring pass. Under ``fidelity="reference"`` the scorer works
 as the reference code's does (train-mode, fp32 scoring) and the reference's extra scoring forwards run too
 (:func:`~erts_kit.training.fidelity.reference_passes`), each charged to the ledger.
@@ -18,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..data.dataset import ECGData
+from ..data.dataset import ECGData, ECGDataset
 from ..selection.base import BatchInfo
 from ..selection.log import SelectionLog
 from ..selection.scoring import ModelBatchScorer
@@ -50,7 +53,8 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
     before, after = reference_passes(policy, epoch) if switches.reference_passes else (False, False)
     scorer_kw = {"amp": state.use_amp and not switches.scoring_fp32, "train_mode": switches.scoring_mode == "train",
                  "relu_order": switches.cam_relu_order}
-    batches = iter(tqdm(state.loader, desc=f"epoch {epoch}", leave=False, disable=not progress))
+    loader = _epoch_loader(state, policy, epoch, where, sums, n_cls)
+    batches = iter(tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress))
     while True:
         with ledger.phase("data"):
             item = next(batches, None)
@@ -93,6 +97,32 @@ def run_batches(state: RunState, policy: Any, epoch: int, config: TrainConfig, d
                                                              where.main)
         state.log = SelectionLog()
     return sums
+
+
+def _epoch_loader(state: RunState, policy: Any, epoch: int, where: Ranks, sums: torch.Tensor,
+                  n_cls: int) -> DataLoader:
+    """The epoch's loader: every training sample, or only those the policy's ``plan_epoch`` keeps.
+
+    The pruned samples are logged and counted as shown-but-not-kept here, without a forward. Planning
+    needs the plain single-process shuffle: under DDP or a class-balanced sampler the policy decides
+    per batch instead (its ``select`` without a plan).
+    """
+    plan_epoch = getattr(policy, "plan_epoch", None)
+    if plan_epoch is None or where.distributed or state.sampler is not None:
+        return state.loader
+    dataset: ECGDataset = state.loader.dataset
+    idx = torch.as_tensor(dataset.indices, dtype=torch.long)
+    plan = plan_epoch(epoch, idx)
+    if plan is None or bool(plan.keep.all()):
+        return state.loader
+    dropped = ~plan.keep.to(torch.bool)
+    state.log.add_arrays(epoch, idx[dropped], plan.decision[dropped], p_true=plan.p_true[dropped])
+    sums[3] += int(dropped.sum())
+    labels = torch.as_tensor(np.asarray(dataset.data.labels)[dataset.indices[dropped.numpy()]])
+    _count_classes(sums, labels, torch.zeros(int(dropped.sum()), dtype=torch.bool), n_cls)
+    kept = ECGDataset(dataset.data, dataset.indices[(~dropped).numpy()])
+    return DataLoader(kept, batch_size=state.loader.batch_size, shuffle=True, generator=state.generator,
+                      num_workers=state.loader.num_workers, pin_memory=state.pin_memory)
 
 
 def _count_classes(sums: torch.Tensor, y: torch.Tensor, keep: torch.Tensor, n_cls: int) -> None:

@@ -47,8 +47,8 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 SMOKE = False          # True: tiny data, seconds on a CPU (what the tests run); its numbers are not results
 SEED = 0
-DATASET = "synthetic"  # "mitbih" adds MIT-BIH DS1 beats with injected corruption to the detector study (DATA_DIR)
-DATA_DIR = ""          # the MIT-BIH folder (e.g. /work/shared/data/mitdb-ds1)
+DATASET = "synthetic"  # "mitbih" adds MIT-BIH DS1 beats with injected corruption to both parts (DATA_DIR)
+DATA_DIR = ""          # MIT-BIH records (DS1); empty: $ERTS_KIT_MITDB_DIR, else a demo tree of textbook beats
 MODEL = "small_cnn"
 POLICY = "noise_aware" # the policy the verdict cell looks at first
 EPOCHS = None          # None: 3 in smoke mode, 10 otherwise
@@ -59,12 +59,13 @@ LABEL_FLIP_RATE = 0.1  # synthetic: share of training labels replaced by another
 ARTIFACT_RATE = 0.1    # synthetic: share of training records given one heavy artefact
 SEEDS = None           # None: 2 seeds in smoke mode, 5 otherwise (paired by seed)
 POLICIES = None        # None: full, dbpd, xai_dbpd, infobatch, cached_erts, noise_aware (smoke: 4 of them)
+VARIANTS = None        # other settings of a policy, "policy:key=value,...": None = the two budget settings below
 
 # %% [markdown]
 # ## Cost knobs
 # Sizes follow `SMOKE` unless you set them. Outside smoke mode the detector study trains 1 + 3 models (the three
-# for cleanlab's out-of-fold probabilities) and the grid 6 policies x 5 seeds: about an hour on a 2-core CPU,
-# minutes on a GPU.
+# for cleanlab's out-of-fold probabilities) and the grid 8 policy settings x 5 seeds (x 3 record folds on MIT-BIH):
+# about an hour per dataset on a 2-core CPU, minutes on a GPU.
 
 # %%
 EPOCHS = (3 if SMOKE else 10) if EPOCHS is None else EPOCHS
@@ -74,11 +75,18 @@ SEEDS = ([SEED, SEED + 1] if SMOKE else [SEED + i for i in range(5)]) if SEEDS i
 POLICIES = ((["full", "infobatch", "cached_erts", "noise_aware"] if SMOKE else
              ["full", "dbpd", "xai_dbpd", "infobatch", "cached_erts", "noise_aware"]) if POLICIES is None
             else list(POLICIES))
+VARIANTS = ([f"{p}:prune_ratio=0.8,warm_up=1,start_revision=null" for p in ("infobatch", "noise_aware")]
+            if VARIANTS is None else list(VARIANTS))
+if SMOKE:
+    VARIANTS = VARIANTS[1:]
 CHECKPOINTS = [1, 2] if SMOKE else [2, 4, 8]
 FOLDS = 2 if SMOKE else 3
 IG_STEPS = 2 if SMOKE else 8
 DURATION_S = 3.0 if SMOKE else 10.0
 POLICY_WARM_UP = 1 if SMOKE else 2   # warm-up epochs of the selection policies (ERTS filter one epoch later)
+RECORD_FOLDS = 2 if SMOKE else 3     # MIT-BIH policy grid: record-wise folds inside DS1
+MAX_N_PER_RECORD = 40 if SMOKE else 400   # MIT-BIH policy grid: N beats kept per training record (test: all)
+DEMO_RECORDS, DEMO_SECONDS = 6, 60.0      # the demo tree when no MIT-BIH folder is given
 
 # %% [markdown]
 # ## Check the parameters
@@ -107,14 +115,16 @@ P = erts_kit.course.params.check_params(globals(), notebook="10_detectors")
 
 # %%
 %matplotlib inline
+import os
 import tempfile
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from erts_kit.data import load_dataset, load_mitbih
-from erts_kit.data.corrupt import inject_corruption
-from erts_kit.results import run_grid
+from erts_kit.data import DS1, load_dataset, load_mitbih
+from erts_kit.data.corrupt import corrupted_record_folds, inject_corruption
+from erts_kit.data.demo_tree import write_mitbih_beats_tree
+from erts_kit.results import average_folds, run_paired_grid
 from erts_kit.results.detect_signals import run_detector_study
 from erts_kit.results.detectors import detector_verdicts
 from erts_kit.results.stats import paired_differences, paired_table, verdict
@@ -128,13 +138,18 @@ TRAIN = dict(batch_size=32, lr=1e-3, device=str(P["device"]))
 # The synthetic set records which training samples have a flipped label or a heavy artefact. With `DATASET =
 # "mitbih"`, real MIT-BIH beats get one too: `inject_corruption` flips a known share of labels and applies the
 # same artefacts to the real signals (read in mV, z-scored afterwards). The MIT-BIH split is record-wise inside
-# DS1 (validation records held out whole).
+# DS1 (validation records held out whole). Without a MIT-BIH folder a demo tree of textbook beats stands in (the
+# printed source says which).
 
 # %%
 datasets = {"synthetic": load_dataset("synthetic", n_samples=N_SAMPLES, n_leads=N_LEADS, duration_s=DURATION_S,
                                       seed=SEED, label_flip_rate=LABEL_FLIP_RATE, artifact_rate=ARTIFACT_RATE)}
 if DATASET == "mitbih":
-    raw = load_mitbih(DATA_DIR, normalize=False, n_val_records=3, seed=SEED)
+    DATA_DIR = DATA_DIR or os.environ.get("ERTS_KIT_MITDB_DIR", "")
+    root = DATA_DIR or write_mitbih_beats_tree(tempfile.mkdtemp(prefix="mitdb-beats-"), DS1[:DEMO_RECORDS],
+                                               seconds=DEMO_SECONDS, seed=SEED)
+    print("MIT-BIH source:", f"records in {DATA_DIR}" if DATA_DIR else f"demo tree of textbook beats ({root})")
+    raw = load_mitbih(root, normalize=False, n_val_records=3, seed=SEED)
     raw.splits = {k: v for k, v in raw.splits.items() if k in ("train", "val") and len(v)}
     datasets["mitbih"] = inject_corruption(raw, LABEL_FLIP_RATE, ARTIFACT_RATE, seed=SEED)
 for name, d in datasets.items():
@@ -190,49 +205,63 @@ by_class.round(3)
 # %% [markdown]
 # # Part 2 — policies without a per-epoch scoring pass
 # `infobatch` prunes at random half of the samples whose cached training loss is below the mean and rescales the
-# kept ones; `cached_erts` applies ERTS to the p_true and focus recorded when each sample was last seen, paying a
+# kept ones; it decides before each epoch, so the epoch batches only the kept samples: fewer optimizer steps, not
+# just smaller batches (`prune_at="batch"` masks within each batch instead, to compare); `cached_erts` applies ERTS to the p_true and focus recorded when each sample was last seen, paying a
 # scoring pass only every 3rd epoch; `noise_aware` is InfoBatch plus a permanent drop of the samples with the
-# lowest negative AUM (what Part 1 finds). Every run of a seed starts from the same weights and data order.
+# lowest negative AUM (what Part 1 finds). Both anneal: every sample in the last 12.5% of the epochs.
+#
+# A **variant** is a policy under other settings, written `policy:key=value,...`. The two budget variants prune
+# 80% of the well-learned samples, start after one warm-up epoch and never anneal: on paper that is what it takes to
+# get under 0.6x of full's cost (1 full epoch, then about 40% of the data per epoch). Every run of a seed starts
+# from the same weights and data order; `run_paired_grid` runs all policies of a seed back to back.
+#
+# With `DATASET = "mitbih"` the grid also runs on MIT-BIH: **record-wise folds** inside DS1 (each fold's records
+# are its test set, never trained on; validation is a share of the other records' beats), corruption injected
+# into each training split, the packaged `mitbih_beats` recipe (small_cnn width 16, RR features, class-balanced
+# loss). A seed's score is its macro-F1 averaged over the folds, its cost the sum.
 
 # %%
-out = tempfile.mkdtemp(prefix="erts_policies_")
-data = datasets["synthetic"]
-base_cfg = dict(TRAIN, tau=0.3, phi=0.7, warm_up=POLICY_WARM_UP, cam_start=1, rescore_every=3, prune_ratio=0.5, drop_share=0.1,
-                loss="ce")
-first = [p for p in POLICIES if p not in ("infobatch", "noise_aware")]
-second = [p for p in POLICIES if p in ("infobatch", "noise_aware")]
-frames = []
-for seed in SEEDS:   # seed by seed: every policy of a seed back to back
-    if first:
-        frames.append(run_grid(data, first, [seed], MODEL, EPOCHS, out, base_cfg, progress=False))
-    if second:
-        frames.append(run_grid(data, second, [seed], MODEL, EPOCHS, out,
-                               dict(base_cfg, start_revision=EPOCHS - max(1, round(0.125 * EPOCHS))), progress=False))
-results = pd.concat(frames, ignore_index=True)
-results[["policy", "seed", "macro_f1", "wall_seconds", "effective_epochs", "compute_equivalent_epochs"]].round(3)
+SELECTION = dict(tau=0.3, phi=0.7, warm_up=POLICY_WARM_UP, cam_start=1, rescore_every=3, prune_ratio=0.5,
+                 drop_share=0.1)
+grids = {"synthetic": ([datasets["synthetic"]], dict(TRAIN, loss="ce"))}
+if DATASET == "mitbih":
+    rr = load_mitbih(root, records=[r for r in DS1 if os.path.exists(os.path.join(root, f"{r}.hea"))],
+                     context="rr", fs=120, window_s=0.8, normalize=False, split="intra_patient")
+    folds = corrupted_record_folds(rr, RECORD_FOLDS, LABEL_FLIP_RATE, ARTIFACT_RATE, seed=SEED,
+                                   max_majority_per_record=MAX_N_PER_RECORD, drop_from_train=("Q",))
+    recipe = dict(batch_size=128, lr=2e-3, lr_gamma=0.7, loss="cb_ce", cb_beta=0.9995, model_kwargs={"width": 16},
+                  device=str(P["device"]))   # erts_kit/configs/mitbih_beats.yaml
+    grids["mitbih"] = (folds, recipe)
+runs = {name: run_paired_grid(folds_, POLICIES + VARIANTS, SEEDS, MODEL, EPOCHS,
+                              tempfile.mkdtemp(prefix=f"erts_policies_{name}_"), dict(SELECTION, **cfg))
+        for name, (folds_, cfg) in grids.items()}
+results = pd.concat([df.assign(dataset=name) for name, df in runs.items()], ignore_index=True)
+results[["dataset", "policy", "seed", "fold", "macro_f1", "wall_seconds", "effective_epochs",
+         "compute_equivalent_epochs"]].round(3)
 
 # %% [markdown]
 # ## Paired by seed: the difference from full data, with a 95% interval
 # Each policy's macro-F1 minus full's on the same seed; the t interval accounts for the few seeds. Wall-clock and
-# compute-equivalent epochs are ratios to full within this grid.
+# compute-equivalent epochs are ratios to full within this grid (on MIT-BIH: over the folds of each seed).
 
 # %%
-paired = paired_differences(results)
-paired_table(paired)
+paired = {name: paired_differences(average_folds(df)) for name, df in runs.items()}
+pd.concat([paired_table(t).assign(dataset=name) for name, t in paired.items()], ignore_index=True)
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
-for r in paired.itertuples():
-    lo = r.t_low if pd.notna(r.t_low) else r.diff_mean
-    hi = r.t_high if pd.notna(r.t_high) else r.diff_mean
-    ax.errorbar([r.wall_ratio], [r.diff_mean], yerr=[[r.diff_mean - lo], [hi - r.diff_mean]], fmt="o", capsize=4,
-                label=r.policy)
-ax.axhline(0, color="k", lw=0.8)
-ax.axhline(-0.01, color="grey", ls="--", lw=0.8)
-ax.axvline(0.6, color="grey", ls=":", lw=0.8)
-ax.set(xlabel="wall-clock vs full (same grid)", ylabel="macro-F1 minus full (95% t interval)")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+fig, axes = plt.subplots(1, len(paired), figsize=(7 * len(paired), 3.8), squeeze=False, layout="constrained")
+for ax, (name, table) in zip(axes[0], paired.items()):
+    for r in table.itertuples():
+        lo = r.t_low if pd.notna(r.t_low) else r.diff_mean
+        hi = r.t_high if pd.notna(r.t_high) else r.diff_mean
+        ax.errorbar([r.wall_ratio], [r.diff_mean], yerr=[[r.diff_mean - lo], [hi - r.diff_mean]], fmt="o",
+                    capsize=4, label=r.policy)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axhline(-0.01, color="grey", ls="--", lw=0.8)
+    ax.axvline(0.6, color="grey", ls=":", lw=0.8)
+    ax.set(title=name, xlabel="wall-clock vs full (same grid)", ylabel="macro-F1 minus full (95% t interval)")
+    ax.grid(alpha=0.3)
+axes[0][-1].legend(fontsize=7)
 
 # %% [markdown]
 # ## The verdict of this run
@@ -250,8 +279,10 @@ for name, g in final.groupby("dataset", sort=False):
     for line in detector_verdicts(g.drop(columns="dataset")):
         print("   ", line)
 print()
-lines = verdict(paired)
-print("\n".join(sorted(lines, key=lambda s: not s.startswith(POLICY + ":"))))
+for name, table in paired.items():
+    print(f"\n{name}:")
+    lines = verdict(table)
+    print("\n".join(sorted(lines, key=lambda s: not s.startswith(POLICY + ":"))))
 if SMOKE:
     print("\n(smoke mode: tiny data and few epochs; these lines test the pipeline, they are not results)")
 
@@ -271,4 +302,7 @@ if SMOKE:
 # ## Experiments
 # - Set `LABEL_FLIP_RATE = 0.3`: which detector holds up?
 # - Change `rescore_every` in `base_cfg` to 1 and 5: how do cost and macro-F1 of `cached_erts` move?
-# - Run with `DATASET = "mitbih"` and `DATA_DIR` pointing at MIT-BIH to see the detectors on real beats.
+# - Run with `DATASET = "mitbih"` and `DATA_DIR` pointing at MIT-BIH to see the detectors and the policies on real
+#   beats (record-wise folds; an hour or more on a 2-core CPU).
+# - Add a variant, e.g. `VARIANTS = ["noise_aware:drop_share=0.2,prune_ratio=0.8,warm_up=1,start_revision=null"]`:
+#   does dropping the true corruption rate help, and what does it cost?

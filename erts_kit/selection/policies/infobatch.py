@@ -11,10 +11,20 @@ ICLR 2024), as the kit does it:
   batch equals the full batch's (:func:`erts_kit.training.step.train_step`, ``scale``);
 - annealing: from ``start_revision`` on (the paper: the last 12.5% of the epochs), every sample.
 
-Departures from the InfoBatch code, on purpose: the kit draws its prunes per batch from a generator
-seeded by ``(seed, epoch, step)`` instead of patching the DataLoader (so no scheduler breaks and a
-resumed run draws the same prunes); the epochs before any loss is cached are a warm-up (``warm_up``,
-default 1: the paper's initial scores make its first epoch a full one too).
+Where the prunes happen (``prune_at``):
+
+- ``"epoch"`` (default, as the InfoBatch code does): at the start of each epoch :meth:`plan_epoch`
+  decides for every training sample at once (a generator seeded by ``(seed, epoch)``), and the training
+  loop batches only the kept samples. An epoch has fewer, full batches, so it also saves the fixed cost
+  of each optimizer step, which dominates on small models. Each step's loss is the scaled mean over its
+  batch, so an epoch's summed gradient is, in expectation, the full epoch's.
+- ``"batch"``: every batch is drawn from all samples and the pruned ones are masked out of it (draws
+  seeded by ``(seed, epoch, step)``), the loss divided by the whole batch's weight, so each batch's
+  expected gradient is the full batch's. Same number of optimizer steps as full data: it saves only the
+  per-sample work. The loop also falls back to this under DDP and with a class-balanced sampler.
+
+The epochs before any loss is cached are a warm-up (``warm_up``, default 1: the paper's initial scores
+make its first epoch a full one too).
 
 :class:`NoiseAwarePolicy` adds what the detector benchmark (:mod:`erts_kit.results.detectors`)
 found: the area under the margin (AUM) ranks corrupted samples above clean ones, while the ERTS
@@ -47,6 +57,7 @@ class InfoBatchPolicy(CachedScores):
         warm_up: first epochs on every sample (>= 1: the cache fills from the training forward).
         start_revision: first annealing epoch (every sample from then on), or None.
         seed: seeds the random prunes (with the epoch and step).
+        prune_at: ``"epoch"`` (prune before batching: fewer steps) or ``"batch"`` (mask within each batch).
 
     Example:
         >>> p = InfoBatchPolicy(prune_ratio=0.5, warm_up=1)
@@ -61,7 +72,7 @@ class InfoBatchPolicy(CachedScores):
     name = "infobatch"
 
     def __init__(self, prune_ratio: float = 0.5, warm_up: int = 1, start_revision: int | None = None,
-                 seed: int = 42) -> None:
+                 seed: int = 42, prune_at: str = "epoch") -> None:
         self.prune_ratio = float(check_range("prune_ratio", prune_ratio, 0.0, 1.0, high_inclusive=False))
         self.warm_up = check_int("warm_up", warm_up, minimum=1)
         if start_revision is not None:
@@ -71,7 +82,9 @@ class InfoBatchPolicy(CachedScores):
                                  "annealing cannot begin before warm-up ends; use None for no annealing.")
         self.start_revision = start_revision
         self.seed = check_int("seed", seed, minimum=0)
+        self.prune_at = check_choice("prune_at", prune_at, ["epoch", "batch"])
         self.cache = ScoreCache()
+        self._plan: tuple[int, BatchSelection, torch.Tensor] | None = None   # (epoch, selection, index -> row)
         self._threshold: tuple[int, float] = (-1, float("nan"))   # (epoch, mean cached loss at its start)
 
     # -- schedule ------------------------------------------------------------------------------
@@ -90,7 +103,7 @@ class InfoBatchPolicy(CachedScores):
     def params(self) -> dict[str, Any]:
         """The policy's settings; ``make_policy(**params)`` rebuilds it."""
         return {"name": self.name, "prune_ratio": self.prune_ratio, "warm_up": self.warm_up,
-                "start_revision": self.start_revision, "seed": self.seed}
+                "start_revision": self.start_revision, "seed": self.seed, "prune_at": self.prune_at}
 
     # -- the cache -----------------------------------------------------------------------------
     def threshold(self, epoch: int) -> float:
@@ -114,18 +127,54 @@ class InfoBatchPolicy(CachedScores):
     def _flagged(self, epoch: int, idx: torch.Tensor) -> torch.Tensor:
         return torch.zeros(idx.numel(), dtype=torch.bool)
 
-    def select(self, epoch: int, batch: BatchInfo, scorer: BatchScorer | None) -> BatchSelection:
-        b = _batch_size(batch)
-        idx = batch.indices.detach().cpu()
+    def plan_epoch(self, epoch: int, indices: torch.Tensor) -> BatchSelection | None:
+        """Decide for every training sample at the start of ``epoch`` (``prune_at="epoch"``), else None.
+
+        The training loop then batches only the kept samples; :meth:`select` returns this plan's decisions
+        and scales for them. Pruned samples are never forwarded this epoch.
+
+        Example:
+            >>> p = InfoBatchPolicy(prune_ratio=0.5, warm_up=1, seed=0)
+            >>> p.observe(0, torch.arange(6), None, torch.tensor([[4., 0.]] * 4 + [[0., 4.]] * 2), torch.zeros(6).long())
+            >>> plan = p.plan_epoch(1, torch.arange(6))
+            >>> plan.keep[4:].tolist(), bool(plan.keep[:4].all())   # the two high-loss samples are always kept
+            ([True, True], False)
+        """
+        if self.prune_at != "epoch":
+            return None
+        idx = torch.as_tensor(indices).detach().cpu().long()
+        sel = self._decide(epoch, idx, pick_generator(self.seed, epoch, 0), n=idx.numel())
+        row_of = torch.full((int(idx.max()) + 1 if idx.numel() else 0,), -1, dtype=torch.long)
+        row_of[idx] = torch.arange(idx.numel())
+        self._plan = (epoch, sel, row_of)
+        return sel
+
+    def _planned(self, epoch: int, idx: torch.Tensor) -> BatchSelection | None:
+        """This batch's rows of the epoch's plan (None when the epoch was not planned)."""
+        if self._plan is None or self._plan[0] != epoch:
+            return None
+        _, plan, row_of = self._plan
+        inside = idx < len(row_of)
+        rows = torch.where(inside, row_of[idx.clamp(max=max(len(row_of) - 1, 0))], -1) if len(row_of) else idx * 0 - 1
+        if bool((rows < 0).any()):
+            raise RuntimeError(f"Batch samples {idx[rows < 0].tolist()[:5]} are outside epoch {epoch}'s plan: the "
+                               "loop must batch only the samples plan_epoch was given.")
+        sel = _selection(idx.numel(), plan.decision[rows], p_true=plan.p_true[rows])
+        sel.scale = None if plan.scale is None else plan.scale[rows]
+        return sel
+
+    def _decide(self, epoch: int, idx: torch.Tensor, generator: torch.Generator, n: int) -> BatchSelection:
+        """Decisions and loss scales for the samples ``idx`` (the module docstring's rules)."""
         flagged = self._flagged(epoch, idx)
         stage = self.stage(epoch)
+        b = n
         if stage != "select":
             dec = torch.full((b,), int(Decision.WARMUP if stage == "warmup" else Decision.REVISION), dtype=torch.int8)
             dec[flagged] = int(Decision.DROPPED_LOW_FOCUS)
             return _selection(b, dec)
         loss = self.cache.get("loss", idx)
         low = torch.isfinite(loss) & (loss < self.threshold(epoch)) & ~flagged
-        u = torch.rand(b, generator=pick_generator(self.seed, epoch, batch.step))
+        u = torch.rand(b, generator=generator)
         pruned = low & (u < self.prune_ratio)
         dec = torch.full((b,), int(Decision.KEPT), dtype=torch.int8)
         dec[pruned] = int(Decision.DROPPED_CONFIDENT)
@@ -136,9 +185,16 @@ class InfoBatchPolicy(CachedScores):
         sel.scale = scale
         return sel
 
+    def select(self, epoch: int, batch: BatchInfo, scorer: BatchScorer | None) -> BatchSelection:
+        idx = batch.indices.detach().cpu()
+        planned = self._planned(epoch, idx)
+        if planned is not None:
+            return planned
+        return self._decide(epoch, idx, pick_generator(self.seed, epoch, batch.step), n=_batch_size(batch))
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(prune_ratio={self.prune_ratio}, warm_up={self.warm_up}, "
-                f"start_revision={self.start_revision})")
+                f"start_revision={self.start_revision}, prune_at={self.prune_at!r})")
 
 
 class NoiseAwarePolicy(InfoBatchPolicy):
@@ -147,7 +203,7 @@ class NoiseAwarePolicy(InfoBatchPolicy):
     Args:
         drop_share: largest share of the seen samples flagged, in [0, 1) (the lowest AUMs; only negative ones).
         signal: ``'aum'`` (mean margin over the epochs trained) or ``'margin'`` (the last margin).
-        prune_ratio, warm_up, start_revision, seed: as :class:`InfoBatchPolicy`.
+        prune_ratio, warm_up, start_revision, seed, prune_at: as :class:`InfoBatchPolicy`.
 
     Example:
         >>> p = NoiseAwarePolicy(drop_share=0.25, warm_up=1)
@@ -162,8 +218,8 @@ class NoiseAwarePolicy(InfoBatchPolicy):
     quality_filter = True   # its DROPPED_LOW_FOCUS decisions are a filter's: the grid measures them
 
     def __init__(self, drop_share: float = 0.1, signal: str = "aum", prune_ratio: float = 0.5, warm_up: int = 2,
-                 start_revision: int | None = None, seed: int = 42) -> None:
-        super().__init__(prune_ratio, warm_up, start_revision, seed)
+                 start_revision: int | None = None, seed: int = 42, prune_at: str = "epoch") -> None:
+        super().__init__(prune_ratio, warm_up, start_revision, seed, prune_at)
         self.drop_share = float(check_range("drop_share", drop_share, 0.0, 1.0, high_inclusive=False))
         self.signal = check_choice("signal", signal, ["aum", "margin"])
         self._cut: tuple[int, float] = (-1, float("nan"))
@@ -197,4 +253,4 @@ class NoiseAwarePolicy(InfoBatchPolicy):
 
     def __repr__(self) -> str:
         return (f"NoiseAwarePolicy(drop_share={self.drop_share}, signal={self.signal!r}, prune_ratio={self.prune_ratio}, "
-                f"warm_up={self.warm_up}, start_revision={self.start_revision})")
+                f"warm_up={self.warm_up}, start_revision={self.start_revision}, prune_at={self.prune_at!r})")

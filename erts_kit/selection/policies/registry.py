@@ -37,8 +37,8 @@ _PARAMS = {
 _ERTS_PARAMS = ("phi", "cam_start", "focus")
 for _n in ("dbpd", "smrd", "srd"):
     _PARAMS[f"xai_{_n}"] = (*_PARAMS[_n], *_ERTS_PARAMS)
-_PARAMS["infobatch"] = ("prune_ratio", *_COMMON)
-_PARAMS["noise_aware"] = ("drop_share", "signal", "prune_ratio", *_COMMON)
+_PARAMS["infobatch"] = ("prune_ratio", "prune_at", *_COMMON)
+_PARAMS["noise_aware"] = ("drop_share", "signal", "prune_ratio", "prune_at", *_COMMON)
 _PARAMS["cached_erts"] = ("tau", "phi", "cam_start", "rescore_every", "focus", *_COMMON)
 
 
