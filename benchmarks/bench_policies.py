@@ -67,6 +67,8 @@ SETTINGS = {  # per dataset: (training settings of every policy, model, model op
     "mitbih": ({"batch_size": 128, "lr": 2e-3, "weight_decay": 0.01, "lr_gamma": 0.7, "loss": "cb_ce",
                 "cb_beta": 0.9995}, "small_cnn", {"width": 16}, 6),   # = erts_kit/configs/mitbih_beats.yaml
 }
+RUN_COLUMNS = ["policy", "seed", "fold", "macro_f1", "cpu_seconds", "wall_seconds", "effective_epochs",
+               "compute_equivalent_epochs", "filter_precision", "filter_recall", "filter_base_rate"]
 SELECTION = {"device": "cpu", "tau": 0.3, "phi": 0.7, "cam_start": 1, "warm_up": 2, "focus": "topk_mean",
              "rescore_every": 3, "prune_ratio": 0.5, "drop_share": 0.1}
 
@@ -107,9 +109,7 @@ def report(args: argparse.Namespace, df: pd.DataFrame, folds: list[ECGData], t0:
     out += [f"- {line.replace('wall-clock', 'CPU time')}" for line in verdict(by_cpu)]
     out += ["\n## The same differences with wall-clock ratios (reliable only on an idle machine)\n",
             markdown_table(paired_table(by_wall)[["policy", "wall-clock vs full"]]), "", "## Per run\n"]
-    cols = ["policy", "seed", "fold", "macro_f1", "cpu_seconds", "wall_seconds", "effective_epochs",
-            "compute_equivalent_epochs", "filter_precision", "filter_recall", "filter_base_rate"]
-    keep = [c for c in cols if c in df.columns and not (c == "fold" and len(folds) == 1)]
+    keep = [c for c in RUN_COLUMNS if c in df.columns and not (c == "fold" and len(folds) == 1)]
     out.append(markdown_table(df[keep].sort_values([c for c in ("policy", "seed", "fold") if c in keep])))
     return "\n".join(out)
 
@@ -172,7 +172,7 @@ def main() -> None:
     def write(df: pd.DataFrame) -> None:
         print(f"seed {int(df['seed'].iloc[-1])} done", flush=True, file=sys.stderr)
         if args.csv:
-            df.to_csv(args.csv, index=False)
+            df[[c for c in RUN_COLUMNS if c in df.columns]].to_csv(args.csv, index=False)
         if args.report:
             Path(args.report).write_text(report(args, df, folds, t0, load0) + "\n")
 

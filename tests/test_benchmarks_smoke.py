@@ -59,3 +59,13 @@ def test_bench_overhead_compares_the_same_work_and_profiles_the_kit():
     assert len(checks) == 2 and all(line.endswith(": True") for line in checks), checks
     assert "median kit/bare = " in out and "| round | kit s | bare s | kit/bare |" in out
     assert "### Self time by owner under cProfile" in out and "| erts_kit |" in out
+
+
+def test_bench_policies_rebuilds_its_report_from_the_saved_runs(tmp_path):
+    csv = tmp_path / "runs.csv"
+    trained = _run("bench_policies.py", "--smoke", "--policies", "full", "infobatch", "--csv", str(csv))
+    merged = _run("bench_policies.py", "--smoke", "--merge", str(csv))
+
+    def table(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| infobatch |")]
+    assert len(table(trained)) == 4 and table(merged) == table(trained)   # paired, wall-clock and 2 per-run rows

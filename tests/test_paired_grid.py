@@ -77,3 +77,10 @@ def test_average_folds_means_scores_and_sums_clocks_keeping_unknown_costs_unknow
     assert out.loc["dbpd", "compute_equivalent_epochs"] == 3.5 and (out["n_folds"] == 2).all()
     one = average_folds(df.drop(columns="fold").iloc[:1])
     assert one["n_folds"].tolist() == [1] and one["macro_f1"].tolist() == [0.2]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_default_annealing_never_starts_before_warm_up_so_a_short_run_is_not_refused(two_folds, tmp_path):
+    df = run_paired_grid(two_folds[0], ["noise_aware"], [0], "small_cnn", 1, tmp_path, dict(CFG, warm_up=2))
+    settings = json.loads((tmp_path / "fold0" / "noise_aware" / "noise_aware_seed0" / "settings.json").read_text())
+    assert settings["policy"]["start_revision"] == 2 and df["effective_epochs"].tolist() == [1.0]

@@ -6,7 +6,8 @@ policies fairly needs a little more, which :func:`run_paired_grid` adds:
 * **variants**: one policy under other settings, run under its own label, e.g.
   ``"infobatch:prune_ratio=0.8,warm_up=1"`` (see :func:`parse_variant`);
 * **annealing by default** for ``infobatch`` and ``noise_aware``: every sample in the last 12.5% of the
-  epochs (InfoBatch's schedule) unless the variant sets ``start_revision``;
+  epochs (InfoBatch's schedule; never before warm-up ends, so a short run is refused nowhere) unless the
+  variant sets ``start_revision``;
 * **seed-major order**: all runs of one seed go back to back, so a change in the machine's load hits every
   policy of a pair alike;
 * **folds**: the same grid on several :class:`~erts_kit.data.ECGData` (e.g. record-wise folds from
@@ -31,7 +32,7 @@ import pandas as pd
 import yaml
 
 from ..data.dataset import ECGData
-from .grid import run_grid
+from .grid import ExperimentConfig, run_grid
 
 __all__ = ["ANNEALED_POLICIES", "average_folds", "parse_variant", "run_paired_grid"]
 
@@ -112,8 +113,9 @@ def run_paired_grid(folds: ECGData | Sequence[ECGData], policies: Sequence[str],
     for seed in seeds:
         for label, policy, extra in variants:
             cfg = {**base, **extra}
-            if policy in ANNEALED_POLICIES and "start_revision" not in extra:
-                cfg["start_revision"] = epochs - max(1, round(0.125 * epochs))
+            if policy in ANNEALED_POLICIES and "start_revision" not in extra:   # never before warm-up ends
+                warm_up = int(cfg.get("warm_up", ExperimentConfig.warm_up))
+                cfg["start_revision"] = max(epochs - max(1, round(0.125 * epochs)), warm_up)
             for i, data in enumerate(datasets):
                 c0 = time.process_time()
                 df = run_grid(data, [policy], [seed], model, epochs, Path(out_dir) / f"fold{i}" / label, cfg,

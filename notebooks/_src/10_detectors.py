@@ -3,7 +3,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/erts-kit/erts-kit/blob/v0.1.0/notebooks/10_detectors.ipynb)
 #
-# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 15 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
+# **Runtime** on a 2-core CPU (shared machine, so upper bounds): smoke 13 s; default not measured. On Colab choose a GPU runtime for the default settings. Details: notebooks/README.md, runtime guide.
 #
 # **What you will learn**
 # - how to measure whether a per-sample signal finds corrupted training samples: AUROC and precision at the true
@@ -292,6 +292,8 @@ if SMOKE:
 # - Per-batch scoring puts a floor under the cost of PDD/ERTS; cached scores remove most of it, and the ledger
 #   shows what was paid (compute-equivalent epochs).
 # - With a handful of seeds, only a paired interval tells a real difference from noise.
+# - The measured answer on a 2-core CPU (5 paired seeds on both datasets, 20 more for the closest candidate on
+#   MIT-BIH) is in BENCHMARKS.md, "Policies under corruption"; rerun it here with `SMOKE = False`.
 #
 # ## Questions
 # 1. At which checkpoint does AUM separate flipped labels best? Why might it fade later in training?
