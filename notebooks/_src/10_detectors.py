@@ -296,6 +296,7 @@ if SMOKE:
 #   MIT-BIH) is in BENCHMARKS.md, "Policies under corruption"; rerun it here with `SMOKE = False`.
 #
 # ## Questions
+# (Answers and hints for instructors: [docs/instructors.md](../docs/instructors.md#10-detectors).)
 # 1. At which checkpoint does AUM separate flipped labels best? Why might it fade later in training?
 # 2. Which artefact kinds does no signal find, and why might a CNN not mind them?
 # 3. Does the noise-aware policy drop clean samples of the rare classes more often than others (look at the
@@ -303,7 +304,8 @@ if SMOKE:
 #
 # ## Experiments
 # - Set `LABEL_FLIP_RATE = 0.3`: which detector holds up?
-# - Change `rescore_every` in `base_cfg` to 1 and 5: how do cost and macro-F1 of `cached_erts` move?
+# - Change `rescore_every` in `SELECTION` (the policy grid cell) to 1 and 5: how do cost and macro-F1 of
+#   `cached_erts` move?
 # - Run with `DATASET = "mitbih"` and `DATA_DIR` pointing at MIT-BIH to see the detectors and the policies on real
 #   beats (record-wise folds; an hour or more on a 2-core CPU).
 # - Add a variant, e.g. `VARIANTS = ["noise_aware:drop_share=0.2,prune_ratio=0.8,warm_up=1,start_revision=null"]`:
