@@ -40,8 +40,7 @@ import yaml
 from scipy import stats
 from sklearn.metrics import confusion_matrix, f1_score
 
-from erts_kit.cli.commands import load_config
-from erts_kit.cli.options import split_file_sections
+from erts_kit.cli.recipe import load_recipe
 from erts_kit.data import load_mitbih
 from erts_kit.data.demo_tree import write_mitbih_beats_tree
 from erts_kit.data.mitbih import DS1
@@ -51,15 +50,6 @@ from erts_kit.results.tables import markdown_table
 from erts_kit.training import TrainConfig, evaluate, train
 
 COUNTED = ["N", "S", "V", "F"]
-
-
-def recipe() -> tuple[dict, dict, ExperimentConfig, dict]:
-    """The packaged recipe: (data options, model options, experiment config, top-level settings)."""
-    file = split_file_sections(load_config("mitbih_beats"), "mitbih_beats")
-    data, model = file.pop("_data"), file.pop("_model")
-    keys = {f for f in ExperimentConfig.__dataclass_fields__} - {"data_kwargs", "model_kwargs", "data_dir"}
-    cfg = ExperimentConfig.from_dict({k: v for k, v in file.items() if k in keys})
-    return data, model, cfg, file
 
 
 def scores(y: np.ndarray, pred: np.ndarray, class_names: list[str]) -> dict[str, float]:
@@ -112,15 +102,16 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     warnings.filterwarnings("ignore", message="Split 'test' is empty")
-    data_kw, model_kw, cfg, top = recipe()
+    r = load_recipe("mitbih_beats")
+    data_kw, model_kw, cfg = r.data, r.model_kwargs, r.config
     for item in a.set:   # e.g. data.lead=both: what a probe of the recipe changed, printed in the header
         (section, key), value = item.split("=", 1)[0].split(".", 1), yaml.safe_load(item.split("=", 1)[1])
         if section == "train":
             cfg = ExperimentConfig.from_dict({**asdict(cfg), key: value})
         else:
             {"data": data_kw, "model": model_kw}[section][key] = value
-    model = top.get("model", "small_cnn")
-    epochs = a.epochs or int(top["epochs"])
+    model = r.model
+    epochs = a.epochs or r.epochs
     if a.smoke:
         a.data_dir = write_mitbih_beats_tree(tempfile.mkdtemp(), DS1[:6], seconds=60)
         a.cache_dir, epochs, a.seeds = None, 1, a.seeds[:1]

@@ -53,6 +53,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from erts_kit.cli.recipe import load_recipe
 from erts_kit.data import ECGData, load_dataset, load_mitbih
 from erts_kit.data.corrupt import corrupted_record_folds
 from erts_kit.data.demo_tree import write_mitbih_beats_tree
@@ -61,11 +62,11 @@ from erts_kit.results import markdown_table
 from erts_kit.results.paired_grid import average_folds, run_paired_grid
 from erts_kit.results.stats import paired_differences, paired_table, verdict
 
+MITBIH = load_recipe("mitbih_beats")   # erts_kit/configs/mitbih_beats.yaml
 SETTINGS = {  # per dataset: (training settings of every policy, model, model options, epochs)
     "synthetic": ({"batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "lr_gamma": 0.98, "loss": "ce"},
                   "small_cnn", {}, 10),
-    "mitbih": ({"batch_size": 128, "lr": 2e-3, "weight_decay": 0.01, "lr_gamma": 0.7, "loss": "cb_ce",
-                "cb_beta": 0.9995}, "small_cnn", {"width": 16}, 6),   # = erts_kit/configs/mitbih_beats.yaml
+    "mitbih": (MITBIH.training(), MITBIH.model, MITBIH.model_kwargs, MITBIH.epochs),
 }
 RUN_COLUMNS = ["policy", "seed", "fold", "macro_f1", "cpu_seconds", "wall_seconds", "effective_epochs",
                "compute_equivalent_epochs", "filter_precision", "filter_recall", "filter_base_rate"]
@@ -124,10 +125,12 @@ def load_folds(args: argparse.Namespace) -> list[ECGData]:
         raise SystemExit(f"--dataset mitbih needs --mitdb-dir (or ERTS_KIT_MITDB_DIR): a folder of MIT-BIH DS1 "
                          f"records (NNN.hea/.dat/.atr), got {root!r}. See erts_kit.data.download.")
     records = [r for r in DS1 if (Path(root) / f"{r}.hea").exists()]
-    raw = load_mitbih(root, records=records, context="rr", fs=120, window_s=0.8, normalize=False,
+    beat = {k: v for k, v in MITBIH.data.items() if k in ("context", "fs", "window_s", "lead")}
+    raw = load_mitbih(root, records=records, **beat, normalize=False,
                       split="intra_patient", cache_dir=os.path.join(tempfile.gettempdir(), "erts_bench_mitbih_cache"))
     return corrupted_record_folds(raw, args.folds, 0.1, 0.1, seed=args.data_seed,
-                                  max_majority_per_record=args.max_n_per_record, drop_from_train=("Q",))
+                                  max_majority_per_record=args.max_n_per_record,
+                                  drop_from_train=MITBIH.data.get("drop_from_train", ()))
 
 
 def main() -> None:
@@ -182,7 +185,7 @@ def main() -> None:
         print(report(args, df.reset_index(drop=True), folds, t0, load0))
         return
     df = run_paired_grid(folds, args.policies + args.variants, args.seeds, model, args.epochs, args.out,
-                         dict(SELECTION, **train_cfg, model_kwargs=model_kw), on_seed=write)
+                         {**SELECTION, "model_kwargs": model_kw, **train_cfg}, on_seed=write)
     print(report(args, df, folds, t0, load0))
 
 

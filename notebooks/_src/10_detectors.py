@@ -121,6 +121,7 @@ import tempfile
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from erts_kit.cli.recipe import load_recipe
 from erts_kit.data import DS1, load_dataset, load_mitbih
 from erts_kit.data.corrupt import corrupted_record_folds, inject_corruption
 from erts_kit.data.demo_tree import write_mitbih_beats_tree
@@ -225,13 +226,14 @@ SELECTION = dict(tau=0.3, phi=0.7, warm_up=POLICY_WARM_UP, cam_start=1, rescore_
                  drop_share=0.1)
 grids = {"synthetic": ([datasets["synthetic"]], dict(TRAIN, loss="ce"))}
 if DATASET == "mitbih":
-    rr = load_mitbih(root, records=[r for r in DS1 if os.path.exists(os.path.join(root, f"{r}.hea"))],
-                     context="rr", fs=120, window_s=0.8, normalize=False, split="intra_patient")
+    recipe = load_recipe("mitbih_beats")   # erts_kit/configs/mitbih_beats.yaml
+    beat = {k: v for k, v in recipe.data.items() if k in ("context", "fs", "window_s", "lead")}
+    rr = load_mitbih(root, records=[r for r in DS1 if os.path.exists(os.path.join(root, f"{r}.hea"))], **beat,
+                     normalize=False, split="intra_patient")
     folds = corrupted_record_folds(rr, RECORD_FOLDS, LABEL_FLIP_RATE, ARTIFACT_RATE, seed=SEED,
-                                   max_majority_per_record=MAX_N_PER_RECORD, drop_from_train=("Q",))
-    recipe = dict(batch_size=128, lr=2e-3, lr_gamma=0.7, loss="cb_ce", cb_beta=0.9995, model_kwargs={"width": 16},
-                  device=str(P["device"]))   # erts_kit/configs/mitbih_beats.yaml
-    grids["mitbih"] = (folds, recipe)
+                                   max_majority_per_record=MAX_N_PER_RECORD,
+                                   drop_from_train=recipe.data.get("drop_from_train", ()))
+    grids["mitbih"] = (folds, dict(recipe.training(), device=str(P["device"])))
 runs = {name: run_paired_grid(folds_, POLICIES + VARIANTS, SEEDS, MODEL, EPOCHS,
                               tempfile.mkdtemp(prefix=f"erts_policies_{name}_"), dict(SELECTION, **cfg))
         for name, (folds_, cfg) in grids.items()}

@@ -154,8 +154,8 @@ class InfoBatchPolicy(CachedScores):
         if self._plan is None or self._plan[0] != epoch:
             return None
         _, plan, row_of = self._plan
-        inside = idx < len(row_of)
-        rows = torch.where(inside, row_of[idx.clamp(max=max(len(row_of) - 1, 0))], -1) if len(row_of) else idx * 0 - 1
+        padded = torch.cat([row_of, torch.full((1,), -1, dtype=torch.long)])   # any index past the plan -> -1
+        rows = padded[idx.clamp(max=len(row_of))]
         if bool((rows < 0).any()):
             raise RuntimeError(f"Batch samples {idx[rows < 0].tolist()[:5]} are outside epoch {epoch}'s plan: the "
                                "loop must batch only the samples plan_epoch was given.")
